@@ -1,0 +1,426 @@
+"""Adaptive weight decay (AdaDecay), eqs. 9-13 of Nakamura & Hong (2019).
+
+AdaDecay replaces the constant weight-decay rate :math:`\\lambda` of SGD by a
+per-parameter, per-step rate :math:`\\lambda\\,\\theta`. For each pytree leaf
+(the paper's "layer" :math:`l`: one kernel, one bias) and gradient
+:math:`g = \\nabla_w \\mathcal{L}`:
+
+.. math::
+
+  a &= |g|                                            && \\text{(eq. 10)} \\\\
+  \\hat g &= (a - \\operatorname{mean}(a)) / \\operatorname{std}(a)
+                                                       && \\text{(eq. 11)} \\\\
+  \\theta &= S(\\hat g; \\alpha) = 2 / (1 + e^{-\\alpha \\hat g})
+                                                       && \\text{(eq. 12)} \\\\
+  u &= g + \\lambda\\, \\theta \\odot w                   && \\text{(eq. 9)}
+
+mean and std (population std, ``ddof=0``) run over all elements of the leaf.
+Parameters whose gradient is large relative to the rest of their layer get
+more decay (:math:`\\theta \\to 2`), those with small gradients less
+(:math:`\\theta \\to 0`); :math:`\\theta = 1` everywhere is ordinary decay.
+
+References:
+  Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
+  <https://arxiv.org/abs/1907.08931>`_, 2019 (IEEE Access 7, 2019).
+"""
+
+from collections.abc import Callable
+import numbers
+from typing import Any, NamedTuple, Optional, Union
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+__all__ = [
+    'AdaDecayState',
+    'RandomizedDecayState',
+    'adadecay',
+    'adadecay_sgd',
+    'adadecay_theta',
+    'randomized_decay',
+    'sgd_with_weight_decay',
+]
+
+MaskOrFn = Optional[Union[Any, Callable[[optax.Params], Any]]]
+
+
+class AdaDecayState(NamedTuple):
+  """Step count for a scheduled ``weight_decay``, as optax keeps it."""
+
+  count: chex.Array  # shape=(), dtype=jnp.int32
+
+
+class RandomizedDecayState(NamedTuple):
+  """State of :func:`randomized_decay`."""
+
+  count: chex.Array  # shape=(), dtype=jnp.int32
+  rng_key: chex.PRNGKey  # a typed or raw PRNG key, split once per step
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def _concrete(value) -> Optional[np.ndarray]:
+  """Returns ``value`` as a NumPy array, or None when it is a tracer/schedule.
+
+  ``optax.inject_hyperparams`` rebuilds the transform inside ``update`` with
+  traced hyper-parameters; those cannot (and need not) be checked again.
+  """
+  if callable(value) or isinstance(value, jax.core.Tracer):
+    return None
+  return np.asarray(value)
+
+
+def _check_weight_decay(weight_decay) -> None:
+  value = _concrete(weight_decay)
+  if value is None:
+    return
+  if not np.issubdtype(value.dtype, np.number):
+    raise TypeError(
+        f'weight_decay must be a number or an optax schedule, got'
+        f' {weight_decay!r}.'
+    )
+  if not np.all(np.isfinite(value)) or np.any(value < 0):
+    raise ValueError(
+        f'weight_decay must be finite and >= 0, got {weight_decay!r}. The'
+        ' paper uses 5e-4; use 0.0 to switch decay off.'
+    )
+
+
+def _check_alpha(alpha) -> None:
+  value = _concrete(alpha)
+  if value is None:
+    return
+  if not np.issubdtype(value.dtype, np.number) or not np.all(
+      np.isfinite(value)
+  ):
+    raise ValueError(
+        f'alpha must be a finite number (or array), got {alpha!r}. The paper'
+        ' uses alpha=4.0; alpha=0.0 gives constant decay.'
+    )
+
+
+# -- eqs. 10-12 ---------------------------------------------------------------
+
+
+def _stats_dtype(dtype) -> jnp.dtype:
+  # Statistics in at least float32, also for bf16/fp16 gradients.
+  return jnp.promote_types(dtype, jnp.float32)
+
+
+def _normalized_gradient(g: jax.Array) -> jax.Array:
+  """Returns eq. 11, ĝ = (|g| - mean|g|) / std|g|, over all of ``g``.
+
+  Computed as ĝ = (b - 1) / std(b) with b = |g| / mean|g|, the same quantity:
+  dividing by the mean first keeps the squares in range for gradients near
+  1e-20 or 1e20, where (|g| - mean)^2 would underflow or overflow in float32.
+  A leaf whose |g| is constant (one element, a scalar, all zeros, or equal
+  magnitudes) gets ĝ = 0 exactly: that is decided by max|g| == min|g|, since
+  the rounded mean of equal numbers need not equal them and a std of rounding
+  noise would otherwise give ĝ = ±1. No epsilon is added, so ĝ (hence θ) is
+  invariant to a positive rescaling of g.
+
+  Args:
+    g: a gradient leaf of any shape and floating dtype.
+
+  Returns:
+    ĝ with the shape of ``g``, in float32 (or the wider dtype of ``g``).
+  """
+  a = jnp.abs(g.astype(_stats_dtype(g.dtype)))  # eq. 10
+  mean = jnp.mean(a)
+  b = a * jnp.where(mean > 0, 1 / mean, 1)  # |g| / mean|g|, mean(b) = 1
+  std = jnp.sqrt(jnp.mean(jnp.square(b - 1)))  # population std of b
+  spread = (jnp.max(a) > jnp.min(a)) & (std > 0)
+  return jnp.where(spread, (b - 1) / jnp.where(spread, std, 1), 0)
+
+
+def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:
+  """Eq. 12: θ = S(z; α) = 2 / (1 + exp(-α z)), in (0, 2), θ = 1 at z = 0."""
+  # This form keeps full relative precision as θ -> 0 (1 + tanh(x/2) would
+  # cancel), is exactly 1 at α z = 0, and exp overflow just gives θ = 0.
+  return 2 / (1 + jnp.exp(-jnp.asarray(alpha, z.dtype) * z))
+
+
+def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:
+  """The AdaDecay rates θ (eqs. 10-12) for a tree of gradients.
+
+  For each leaf separately, θ = 2 / (1 + exp(-α ĝ)) with
+  ĝ = (|g| - mean|g|) / std|g| over that leaf's elements. For diagnostics and
+  plots; :func:`adadecay` computes the same θ inside its update.
+
+  Args:
+    updates: a pytree of gradients (arrays of any shape, floating dtype).
+      ``None`` leaves stay ``None``.
+    alpha: the sigmoid's slope α (paper default 4.0); a scalar or an array that
+      broadcasts against every leaf.
+
+  Returns:
+    A pytree like ``updates`` with θ in (0, 2) per element, in float32 (or
+    the leaf's dtype when wider, e.g. float64).
+
+  Raises:
+    ValueError: if ``alpha`` is not finite.
+  """
+  _check_alpha(alpha)
+  return jax.tree.map(
+      lambda g: None if g is None else _sigmoid_theta(
+          _normalized_gradient(g), alpha),
+      updates,
+      is_leaf=lambda x: x is None,
+  )
+
+
+# -- transformations ----------------------------------------------------------
+
+
+def _add_scaled_weights(updates, thetas, params, weight_decay):
+  """u = g + (λ θ) ⊙ w, computed like optax.add_decayed_weights, leafwise.
+
+  λθ is rounded to the updates' dtype and the rest happens in that dtype, so
+  θ = 1 reproduces ``g + λ * w`` of optax.add_decayed_weights bit for bit.
+  """
+
+  def one(g, theta, p):
+    if g is None:
+      return None
+    rate = (weight_decay * theta).astype(g.dtype)
+    return g + rate * p.astype(g.dtype)
+
+  return jax.tree.map(one, updates, thetas, params,
+                      is_leaf=lambda x: x is None)
+
+
+def _maybe_masked(tx, mask):
+  return tx if mask is None else optax.masked(tx, mask)
+
+
+def adadecay(
+    weight_decay: optax.ScalarOrSchedule = 5e-4,
+    alpha: chex.Numeric = 4.0,
+    mask: MaskOrFn = None,
+) -> optax.GradientTransformation:
+  r"""Adds AdaDecay's adaptively scaled decay λ·θ⊙w to the updates.
+
+  For each leaf (layer) with incoming update :math:`g` and parameter
+  :math:`w`, eqs. 9-12 of the paper:
+
+  .. math::
+
+    \hat g = \frac{|g| - \operatorname{mean}|g|}{\operatorname{std}|g|},\quad
+    \theta = \frac{2}{1 + e^{-\alpha \hat g}},\quad
+    u = g + \lambda\, \theta \odot w .
+
+  Place it first in the chain, on the raw loss gradient, then momentum and the
+  learning rate (see :func:`adadecay_sgd`). θ is computed per element with the
+  statistics of its own leaf, in float32 (or wider) whatever the dtype;
+  updates come back in the updates' dtype. A leaf whose |g| is constant
+  (including one element or a scalar) gets θ = 1 exactly. θ does not change
+  when g is multiplied by a positive number or by -1. With ``alpha = 0``
+  this is exactly :func:`optax.add_decayed_weights`.
+
+  Args:
+    weight_decay: λ, a float >= 0 or an optax schedule of the step count
+      (then the state keeps the count). Paper default 5e-4.
+    alpha: α, the slope of the sigmoid in eq. 12, a float or an array that
+      broadcasts against every leaf. Paper default 4.0 (Table I). Negative α
+      decays small-gradient parameters more.
+    mask: as in :func:`optax.add_decayed_weights`: a pytree of booleans with
+      the params' structure (or a prefix of it), or a callable returning one;
+      ``False`` leaves pass through unchanged, and their statistics are not
+      computed.
+
+  Returns:
+    An :class:`optax.GradientTransformation`. Its ``update`` needs ``params``.
+
+  Raises:
+    ValueError: at construction, if ``weight_decay`` is negative or not
+      finite, or ``alpha`` is not finite; in ``update``, if ``params`` is
+      None.
+
+  Examples:
+    >>> import jax.numpy as jnp, optax
+    >>> from adadecay_optax import adadecay
+    >>> tx = optax.chain(adadecay(weight_decay=5e-4, alpha=4.0),
+    ...                  optax.sgd(learning_rate=0.1, momentum=0.9))
+    >>> params = {'w': jnp.ones((3,))}
+    >>> state = tx.init(params)
+    >>> grads = {'w': jnp.array([0.1, 0.1, 0.1])}  # constant |g|: θ = 1
+    >>> updates, state = tx.update(grads, state, params)
+    >>> print(updates['w'])
+    [-0.01005 -0.01005 -0.01005]
+
+  References:
+    Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
+    <https://arxiv.org/abs/1907.08931>`_, 2019.
+  """
+  _check_weight_decay(weight_decay)
+  _check_alpha(alpha)
+
+  def init_fn(params):
+    del params
+    if callable(weight_decay):
+      return AdaDecayState(count=jnp.zeros([], jnp.int32))
+    return optax.EmptyState()
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
+    if callable(weight_decay):
+      rate = weight_decay(state.count)
+      state = AdaDecayState(count=optax.safe_increment(state.count))
+    else:
+      rate = weight_decay
+    thetas = adadecay_theta(updates, alpha)
+    return _add_scaled_weights(updates, thetas, params, rate), state
+
+  return _maybe_masked(optax.GradientTransformation(init_fn, update_fn), mask)
+
+
+def randomized_decay(
+    weight_decay: optax.ScalarOrSchedule,
+    alpha: chex.Numeric,
+    key: Union[chex.PRNGKey, int],
+    mask: MaskOrFn = None,
+) -> optax.GradientTransformation:
+  r"""The paper's randomized-θ ablation (eq. 13): u = g + λ·S(z; α)⊙w.
+
+  Like :func:`adadecay`, but θ ignores the gradient:
+
+  .. math::
+
+    z \sim \mathcal N(0, 1) \text{ per element and step},\quad
+    \theta = S(z; \alpha) = \frac{2}{1 + e^{-\alpha z}},\quad
+    u = g + \lambda\, \theta \odot w .
+
+  Since ĝ of eq. 11 has mean 0 and std 1 by construction, this keeps the
+  first two moments of AdaDecay's ĝ and drops its link to the gradient
+  (Table II of the paper).
+
+  Args:
+    weight_decay: λ, a float >= 0 or an optax schedule of the step count.
+    alpha: α of eq. 12, a float or an array broadcasting against every leaf.
+    key: a JAX PRNG key or an int seed; the state carries the key and splits
+      it once per step, so the draws are reproducible.
+    mask: as in :func:`adadecay`.
+
+  Returns:
+    An :class:`optax.GradientTransformation` with
+    :class:`RandomizedDecayState`.
+
+  Raises:
+    ValueError: as :func:`adadecay`.
+
+  References:
+    Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
+    <https://arxiv.org/abs/1907.08931>`_, 2019, eq. 13 and Table II.
+  """
+  _check_weight_decay(weight_decay)
+  _check_alpha(alpha)
+
+  def init_fn(params):
+    del params
+    rng_key = (
+        jax.random.key(key)
+        if isinstance(key, numbers.Integral)
+        or (hasattr(key, 'dtype') and jnp.issubdtype(key.dtype, jnp.integer)
+            and jnp.ndim(key) == 0)
+        else key
+    )
+    return RandomizedDecayState(count=jnp.zeros([], jnp.int32), rng_key=rng_key)
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
+    rate = weight_decay(state.count) if callable(weight_decay) else weight_decay
+    rng_key, sample_key = jax.random.split(state.rng_key)
+    z = optax.tree.random_like(
+        sample_key,
+        jax.tree.map(lambda g: g.astype(_stats_dtype(g.dtype)), updates),
+        sampler=jax.random.normal,
+    )
+    thetas = jax.tree.map(lambda x: _sigmoid_theta(x, alpha), z)
+    new_state = RandomizedDecayState(
+        count=optax.safe_increment(state.count), rng_key=rng_key
+    )
+    return _add_scaled_weights(updates, thetas, params, rate), new_state
+
+  return _maybe_masked(optax.GradientTransformation(init_fn, update_fn), mask)
+
+
+def adadecay_sgd(
+    learning_rate: optax.ScalarOrSchedule,
+    momentum: Optional[chex.Numeric] = 0.9,
+    nesterov: bool = False,
+    weight_decay: optax.ScalarOrSchedule = 5e-4,
+    alpha: chex.Numeric = 4.0,
+    mask: MaskOrFn = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""SGD with momentum and AdaDecay, the optimizer of the paper.
+
+  The chain :func:`adadecay` → :func:`optax.trace` → learning rate, i.e.
+  coupled decay as in PyTorch's ``torch.optim.SGD``:
+
+  .. math::
+
+    d_t = g_t + \lambda\,\theta_t \odot w_t,\quad
+    m_t = \mu\, m_{t-1} + d_t,\quad
+    w_{t+1} = w_t - \eta_t\, m_t
+    \;(\text{or } \eta_t (d_t + \mu m_t) \text{ with Nesterov}).
+
+  Args:
+    learning_rate: η, a float or optax schedule of the step count; the paper
+      anneals it from 0.1 to 0.001 with :func:`sigmoid_decay_schedule`.
+    momentum: μ (paper: 0.9); ``None`` or 0 for plain SGD.
+    nesterov: whether to use Nesterov momentum.
+    weight_decay: λ (paper: 5e-4), float or schedule.
+    alpha: α (paper: 4.0).
+    mask: which leaves get decay, as in :func:`adadecay`.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs`.
+
+  Raises:
+    ValueError: as :func:`adadecay`.
+  """
+  return optax.chain(
+      adadecay(weight_decay=weight_decay, alpha=alpha, mask=mask),
+      optax.sgd(learning_rate=learning_rate, momentum=momentum,
+                nesterov=nesterov),
+  )
+
+
+def sgd_with_weight_decay(
+    learning_rate: optax.ScalarOrSchedule,
+    momentum: Optional[chex.Numeric] = 0.9,
+    nesterov: bool = False,
+    weight_decay: optax.ScalarOrSchedule = 5e-4,
+    mask: MaskOrFn = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""SGD with momentum and constant (coupled) weight decay: the baseline.
+
+  :func:`adadecay_sgd` with θ = 1:
+  :func:`optax.add_decayed_weights` → :func:`optax.trace` → learning rate,
+  as PyTorch's ``torch.optim.SGD(..., weight_decay=λ)``.
+
+  Args:
+    learning_rate: η, a float or optax schedule of the step count.
+    momentum: μ (paper: 0.9); ``None`` or 0 for plain SGD.
+    nesterov: whether to use Nesterov momentum.
+    weight_decay: λ (paper: 5e-4), float or schedule.
+    mask: which leaves get decay, as in :func:`optax.add_decayed_weights`.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs`.
+
+  Raises:
+    ValueError: if ``weight_decay`` is negative or not finite.
+  """
+  _check_weight_decay(weight_decay)
+  return optax.chain(
+      optax.add_decayed_weights(weight_decay=weight_decay, mask=mask),
+      optax.sgd(learning_rate=learning_rate, momentum=momentum,
+                nesterov=nesterov),
+  )
