@@ -177,17 +177,19 @@ def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:
 
 
 def _add_scaled_weights(updates, thetas, params, weight_decay):
-  """u = g + (λ θ) ⊙ w, computed like optax.add_decayed_weights, leafwise.
+  """u = g + (λ θ) ⊙ w, leafwise, in the updates' dtype.
 
-  λθ is rounded to the updates' dtype and the rest happens in that dtype, so
-  θ = 1 reproduces ``g + λ * w`` of optax.add_decayed_weights bit for bit.
+  θ is cast to the updates' dtype and the sum follows JAX's type promotion as
+  ``optax.add_decayed_weights`` does (a Python-float λ stays weak), so θ = 1
+  reproduces ``g + λ * w`` bit for bit; the result is cast back to the
+  updates' dtype (optax would promote bf16 updates to float32 when λ comes
+  from a float32 schedule).
   """
 
   def one(g, theta, p):
     if g is None:
       return None
-    rate = (weight_decay * theta).astype(g.dtype)
-    return g + rate * p.astype(g.dtype)
+    return (g + (weight_decay * theta.astype(g.dtype)) * p).astype(g.dtype)
 
   return jax.tree.map(one, updates, thetas, params,
                       is_leaf=lambda x: x is None)

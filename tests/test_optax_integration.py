@@ -1,0 +1,279 @@
+"""The library's optimizers through optax's machinery.
+
+In the spirit of optax/contrib/_common_test.py: every optimizer listed in
+``OPTIMIZERS`` runs through the same checks (convergence, inject_hyperparams,
+dtypes, MultiSteps, lax.cond stability, apply_if_finite, no recompilation).
+"""
+
+import functools
+import os
+import subprocess
+import sys
+import textwrap
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import adadecay_optax as ad
+
+# (name, factory, kwargs, static_args for inject_hyperparams)
+OPTIMIZERS = [
+    ('adadecay_sgd', ad.adadecay_sgd, {'learning_rate': 1e-3}, ()),
+    ('adadecay_sgd_nesterov', ad.adadecay_sgd,
+     {'learning_rate': 1e-3, 'nesterov': True, 'alpha': 8.0}, ()),
+    ('sgd_with_weight_decay', ad.sgd_with_weight_decay,
+     {'learning_rate': 1e-3}, ()),
+    ('adadecay', lambda **kw: optax.chain(ad.adadecay(**kw), optax.sgd(1e-3)),
+     {'weight_decay': 5e-4, 'alpha': 4.0}, None),
+    ('adadecay_adam',
+     lambda **kw: optax.chain(ad.adadecay(**kw), optax.adam(1e-2)),
+     {'weight_decay': 5e-4, 'alpha': 4.0}, None),
+    ('randomized_decay',
+     lambda **kw: optax.chain(ad.randomized_decay(**kw), optax.sgd(1e-3)),
+     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 0}, None),
+]
+IDS = [o[0] for o in OPTIMIZERS]
+# The transforms themselves, for inject_hyperparams on their own arguments.
+TRANSFORMS = [
+    ('adadecay', ad.adadecay, {'weight_decay': 5e-4, 'alpha': 4.0}, ()),
+    ('adadecay_schedule', ad.adadecay,
+     {'weight_decay': optax.linear_schedule(1e-3, 1e-4, 10), 'alpha': 2.0},
+     ()),
+    ('randomized_decay', ad.randomized_decay,
+     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 3}, ('key',)),
+    ('adadecay_sgd', ad.adadecay_sgd,
+     {'learning_rate': 0.1, 'momentum': 0.9, 'alpha': 4.0}, ()),
+    ('sgd_with_weight_decay', ad.sgd_with_weight_decay,
+     {'learning_rate': 0.1, 'momentum': 0.9}, ()),
+]
+
+
+def parabola(dtype):
+  x0 = jnp.array([-1.0, 10.0, 1.0], dtype)
+  target = jnp.array([1.0, -1.0, 1.0], dtype)
+  return x0, target, lambda x: jnp.sum(jnp.square(x - target))
+
+
+def rosenbrock(dtype):
+  x0 = jnp.array([0.0, 0.0], dtype)
+  target = jnp.array([1.0, 1.0], dtype)
+  return x0, target, lambda x: (1 - x[0])**2 + 100 * (x[1] - x[0]**2)**2
+
+
+def matrix_parabola(dtype):
+  x0 = jnp.zeros((2, 2), dtype)
+  target = jnp.array([[3.0, -2.0], [1.0, 4.0]], dtype)
+  return x0, target, lambda x: jnp.sum(jnp.square(x - target))
+
+
+@pytest.mark.parametrize('problem', [parabola, rosenbrock, matrix_parabola])
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_converges(name, factory, kwargs, _, problem):
+  opt = factory(**kwargs)
+  x0, target, f = problem(jnp.float32)
+
+  def body(carry, _):
+    x, state = carry
+    updates, state = opt.update(jax.grad(f)(x), state, x)
+    return (optax.apply_updates(x, updates), state), None
+
+  (x, _), _ = jax.jit(lambda c: jax.lax.scan(body, c, length=30_000))(
+      (x0, opt.init(x0)))
+  # λ = 5e-4 moves the fixed point by about λ·|x|/2 (< 3e-3 here).
+  np.testing.assert_allclose(x, target, rtol=3e-2, atol=3e-2, err_msg=name)
+
+
+def _key_data(tree):
+  """Typed PRNG keys as their integer data, so they can be compared."""
+  return jax.tree.map(
+      lambda x: jax.random.key_data(x)
+      if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+
+
+@pytest.mark.parametrize('name, factory, kwargs, static_args', TRANSFORMS,
+                         ids=[t[0] for t in TRANSFORMS])
+def test_inject_hyperparams_gives_identical_updates_and_state(
+    name, factory, kwargs, static_args):
+  opt = factory(**kwargs)
+  injected = optax.inject_hyperparams(factory, static_args=static_args)(
+      **kwargs)
+  params = [jnp.linspace(-1, 1, 6).reshape(2, 3), jnp.ones((2, 5, 2))]
+  grads = [jnp.array([[1.0, -2.0, 3.0], [0.5, 0.1, -4.0]]),
+           -jnp.arange(20.0).reshape(2, 5, 2)]
+  state, state_inj = jax.jit(opt.init)(params), jax.jit(injected.init)(params)
+  for _ in range(3):
+    updates, state = jax.jit(opt.update)(grads, state, params)
+    updates_inj, state_inj = jax.jit(injected.update)(grads, state_inj, params)
+    chex.assert_trees_all_close(updates_inj, updates, rtol=1e-6, atol=0)
+    if callable(kwargs.get('weight_decay')):
+      # inject_hyperparams evaluates the schedule itself and keeps the count
+      # (the inner transform then sees a plain number and keeps none).
+      assert int(state_inj.count) == int(state.count)
+    else:
+      chex.assert_trees_all_close(_key_data(state_inj.inner_state),
+                                  _key_data(state), rtol=1e-6)
+    params = optax.apply_updates(params, updates)
+
+
+def test_inject_hyperparams_changes_alpha_and_weight_decay_in_place():
+  opt = optax.inject_hyperparams(ad.adadecay)(weight_decay=0.1, alpha=4.0)
+  params = jnp.ones(4)
+  grads = jnp.array([1.0, 2.0, 3.0, 10.0])
+  state = opt.init(params)
+  state.hyperparams['alpha'] = jnp.asarray(0.0)
+  state.hyperparams['weight_decay'] = jnp.asarray(0.5)
+  updates, _ = jax.jit(opt.update)(grads, state, params)
+  np.testing.assert_allclose(updates, grads + 0.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize('dtype', [jnp.bfloat16, jnp.float32])
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_preserves_dtype(name, factory, kwargs, _, dtype):
+  opt = factory(**kwargs)
+  params = jnp.array([1.0, 2.0, -3.0], dtype)
+  grads = jax.grad(lambda x: jnp.sum(x**2 * jnp.arange(1, 4)))(params)
+  updates, _ = jax.jit(opt.update)(grads, jax.jit(opt.init)(params), params)
+  assert updates.dtype == dtype, name
+
+
+@pytest.mark.parametrize('dtype', [jnp.bfloat16, jnp.float32])
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_multi_steps(name, factory, kwargs, _, dtype):
+  opt = optax.MultiSteps(factory(**kwargs), every_k_schedule=4)
+  params = jnp.array([1.0, 2.0, -3.0], dtype)
+  grads = jnp.array([0.5, -1.0, 2.0], dtype)
+  state = jax.jit(opt.init)(params)
+  update = jax.jit(opt.update)
+  for step in range(8):
+    updates, state = update(grads, state, params)
+    assert updates.dtype == dtype
+    if step % 4 != 3:  # accumulating: no update yet
+      chex.assert_trees_all_equal(updates, jnp.zeros_like(params))
+    else:
+      assert np.all(np.asarray(updates, np.float32) != 0), name
+
+
+@pytest.mark.parametrize('dtype', [jnp.float16, jnp.bfloat16, jnp.float32,
+                                   jnp.float64])
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_state_shape_and_dtype_stable_under_cond(name, factory, kwargs, _,
+                                                 dtype):
+  with jax.enable_x64(dtype == jnp.float64):
+    opt = factory(**kwargs)
+    x0, _, f = parabola(dtype)
+
+    @jax.jit
+    def step(x, state):
+      grads = jax.grad(f)(x)
+      # lax.cond demands both branches have identical types: it fails if
+      # the update changes a state's shape or dtype.
+      flip = jax.random.randint(jax.random.key(0), (), 0, 2) == 0
+      updates, state = jax.lax.cond(
+          flip, lambda: opt.update(grads, state, x), lambda: (x, state))
+      return optax.apply_updates(x, updates), state
+
+    x, state = x0, opt.init(x0)
+    for _ in range(2):
+      x, new_state = step(x, state)
+      assert x.dtype == dtype
+      chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
+      state = new_state
+
+
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_apply_if_finite_skips_nan_step(name, factory, kwargs, _):
+  opt = optax.apply_if_finite(factory(**kwargs), max_consecutive_errors=3)
+  params = jnp.array([1.0, 2.0, -3.0])
+  grads = jnp.array([0.5, -1.0, 2.0])
+  state = opt.init(params)
+  updates, state = opt.update(grads, state, params)  # one good step
+  good_inner = state.inner_state
+  updates, state = opt.update(grads.at[1].set(jnp.nan), state, params)
+  chex.assert_trees_all_equal(updates, jnp.zeros_like(params))
+  chex.assert_trees_all_equal(state.inner_state, good_inner)
+  assert int(state.notfinite_count) == 1
+  assert not bool(state.last_finite)
+
+
+@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
+def test_no_recompilation_on_second_call(name, factory, kwargs, _):
+  chex.clear_trace_counter()
+  opt = factory(**kwargs)
+  x0, _, f = rosenbrock(jnp.float32)
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def step(x, state):
+    updates, state = opt.update(jax.grad(f)(x), state, x)
+    return optax.apply_updates(x, updates), state
+
+  x, state = step(x0, opt.init(x0))
+  x, state = step(x, state)  # a retrace would raise here
+  step(x, state)
+
+
+def test_learning_rate_schedule_equals_constant():
+  x0, _, f = parabola(jnp.float32)
+  for factory in (ad.adadecay_sgd, ad.sgd_with_weight_decay):
+    a = factory(optax.constant_schedule(1e-2))
+    b = factory(1e-2)
+    xa, sa, xb, sb = x0, a.init(x0), x0, b.init(x0)
+    for _ in range(5):
+      ua, sa = a.update(jax.grad(f)(xa), sa, xa)
+      ub, sb = b.update(jax.grad(f)(xb), sb, xb)
+      xa, xb = optax.apply_updates(xa, ua), optax.apply_updates(xb, ub)
+    np.testing.assert_allclose(xa, xb, rtol=1e-6)
+
+
+def test_map_params_on_state():
+  opt = ad.adadecay_sgd(0.1)
+  params = {'w': jnp.ones((3, 2))}
+  state = opt.init(params)
+  state2 = optax.tree.map_params(opt, lambda v: v, state)
+  chex.assert_trees_all_equal(state, state2)
+
+
+_SHARDED_SCRIPT = textwrap.dedent('''
+    import jax, jax.numpy as jnp, numpy as np, optax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    import adadecay_optax as ad
+    assert jax.device_count() == 8, jax.devices()
+    mesh = Mesh(np.array(jax.devices()).reshape(8), ('d',))
+    rng = np.random.default_rng(0)
+    shapes = {'conv': (3, 3, 16, 32), 'dense': (64, 128), 'bias': (128,),
+              'odd': (5, 3)}
+    params = {k: jnp.asarray(rng.normal(size=s), jnp.float32)
+              for k, s in shapes.items()}
+    grads = {k: jnp.asarray(rng.standard_t(2, size=s), jnp.float32)
+             for k, s in shapes.items()}
+    def spec(x):  # shard the last axis when it divides by 8
+      return P(*([None] * (x.ndim - 1) + ['d'])) if x.shape[-1] % 8 == 0 else P()
+    shard = lambda t: jax.tree.map(
+        lambda x: jax.device_put(x, NamedSharding(mesh, spec(x))), t)
+    for tx in (ad.adadecay_sgd(0.1), ad.adadecay(5e-4, 8.0)):
+      step = jax.jit(tx.update)
+      u1, _ = step(grads, tx.init(params), params)
+      sp, sg = shard(params), shard(grads)
+      assert len(sp['conv'].sharding.device_set) == 8
+      u2, _ = step(sg, tx.init(sp), sp)
+      assert len(u2['conv'].sharding.device_set) == 8
+      for k in shapes:
+        np.testing.assert_allclose(np.asarray(u2[k]), np.asarray(u1[k]),
+                                   rtol=1e-6, atol=1e-9, err_msg=k)
+    print('sharded ok')
+''')
+
+
+def test_sharded_over_8_cpu_devices_equals_unsharded():
+  env = dict(os.environ)
+  env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
+                      ' --xla_force_host_platform_device_count=8').strip()
+  env['JAX_PLATFORMS'] = 'cpu'
+  out = subprocess.run([sys.executable, '-c', _SHARDED_SCRIPT], env=env,
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert 'sharded ok' in out.stdout

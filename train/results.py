@@ -1,0 +1,482 @@
+"""Result files of an experiment and the paper-style Markdown tables.
+
+`write_results` writes two files into an experiment's workdir:
+
+``results.json`` (schema_version 1; numbers that are NaN/inf are stored as
+null so the file is strict JSON)::
+
+  {
+    "schema_version": 1,
+    "experiment": str,
+    "data_source": str,           # e.g. "tfds", "synthetic"
+    "machine": str | null,
+    "created": str,               # ISO 8601, UTC
+    "config": {...},              # the experiment config, as given
+    "trials": int | null,         # null when runs differ in trials
+    "epochs": int | null,         # null when runs differ in epochs
+    "statistics": {               # everything needed to redo the numbers
+      "fraction": 0.1, "trim": 0.1, "confidence": 0.95, "bootstrap_seed": 0,
+      "n_resamples": 9999, "ci_method": "BCa", "baseline": "sgd"
+    },
+    "runs": {                     # in the order given (= table column order)
+      "<label>": {
+        "group": str | null,      # e.g. "nn2 / fashion_mnist"
+        "trials": int, "epochs": int,
+        "seeds": [int, ...],                       # length trials
+        "summary": {...},                          # metrics.Summary.to_dict()
+        "vs_baseline": null                        # the baseline itself / none
+                     | {"baseline_run": str, ...metrics.PairedDifference.to_dict()}
+                     | {"baseline_run": str, "skipped": str},   # not pairable
+        "test_accuracy": [[float, ...], ...],      # (trials, epochs), in [0, 1]
+        "train_loss": [[float | null, ...], ...]   # (trials, epochs)
+      }
+    }
+  }
+
+``accuracy.csv``: long format with header
+``run,trial,seed,epoch,test_accuracy,train_loss``, one row per run x trial x
+epoch; trials are numbered from 0 (the row index in results.json), epochs
+from 1 (epoch 1 = after the first pass over the data); accuracies are
+fractions in [0, 1].
+
+Both files are replaced atomically (`write_text_atomic`). They are two
+separate replacements: a crash between them leaves a new ``accuracy.csv``
+next to the previous ``results.json`` (the JSON is written last and is the
+complete record).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import pathlib
+import secrets
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from train import metrics
+
+__all__ = [
+    'SCHEMA_VERSION',
+    'format_table',
+    'load_results',
+    'write_json_atomic',
+    'write_results',
+    'write_text_atomic',
+]
+
+SCHEMA_VERSION = 1
+RESULTS_JSON = 'results.json'
+ACCURACY_CSV = 'accuracy.csv'
+CSV_HEADER = ('run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss')
+_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group')
+
+
+# ----------------------------------------------------------------------------
+# Atomic writes.
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+  """Makes the rename itself durable (POSIX); a no-op where unsupported."""
+  if os.name == 'nt':
+    return
+  try:
+    fd = os.open(directory, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+  """Writes UTF-8 ``text`` to ``path`` so that readers see old or new, never half.
+
+  The text goes to a uniquely named temporary file in the same directory
+  (``os.replace`` is atomic only within one file system), is flushed and
+  fsync'ed, and then renamed over ``path``. On any error the temporary file
+  is removed and an existing ``path`` is left untouched.
+
+  Args:
+    path: Destination file; its directory must exist.
+    text: Content, written as UTF-8 bytes without newline translation.
+  """
+  path = pathlib.Path(path)
+  data = text.encode('utf-8')
+  tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+  # O_EXCL: never clobber another writer's temp file; mode 0o666 & ~umask
+  # gives the same permissions as a plain open().
+  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
+               0o666)
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.unlink(tmp)
+    except FileNotFoundError:
+      pass
+    raise
+  _fsync_dir(path.parent)
+
+
+def _plain(obj: Any) -> Any:
+  """Converts numpy values, paths, tuples and config objects to JSON types."""
+  if isinstance(obj, np.ndarray):
+    return obj.tolist()
+  if isinstance(obj, np.generic):
+    return obj.item()
+  if isinstance(obj, pathlib.PurePath):
+    return str(obj)
+  if isinstance(obj, (dict, list, str, int, float, bool)) or obj is None:
+    return obj
+  if isinstance(obj, Mapping):
+    return dict(obj)
+  if isinstance(obj, tuple):
+    return list(obj)
+  if callable(getattr(obj, 'to_dict', None)):  # ml_collections.ConfigDict, Summary
+    return obj.to_dict()
+  raise TypeError(f'Object of type {type(obj).__name__} is not JSON serializable')
+
+
+def _is_scalar(x: Any) -> bool:
+  return x is None or isinstance(x, (bool, int, float, str))
+
+
+def _dumps(obj: Any, level: int = 0, indent: int = 2) -> str:
+  """Indented JSON, but lists of scalars on one line (one trial per line).
+
+  Plain ``json.dumps(indent=...)`` would put each of the trials x epochs
+  accuracies on its own line.
+  """
+  obj = _plain(obj)
+  pad, inner = ' ' * (indent * level), ' ' * (indent * (level + 1))
+  if isinstance(obj, dict):
+    if not obj:
+      return '{}'
+    items = []
+    for k, v in obj.items():
+      if not isinstance(k, str):
+        if isinstance(k, (bool, int, float)) or k is None:
+          k = json.dumps(k)  # json.dumps' own key coercion (True -> "true")
+        else:
+          raise TypeError(f'keys must be str, int, float, bool or None, not {type(k).__name__}')
+      items.append(f'{inner}{json.dumps(k)}: {_dumps(v, level + 1, indent)}')
+    return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
+  if isinstance(obj, list):
+    elems = [_plain(v) for v in obj]
+    if all(_is_scalar(v) for v in elems):
+      return json.dumps(elems, allow_nan=False)
+    return ('[\n' + ',\n'.join(inner + _dumps(v, level + 1, indent) for v in elems) + '\n'
+            + pad + ']')
+  return json.dumps(obj, allow_nan=False)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+  """Serialises ``obj`` as strict JSON and writes it with `write_text_atomic`.
+
+  Serialisation happens completely before the file is touched, so an
+  unserialisable object (or a NaN, which strict JSON lacks) raises and leaves
+  an existing file intact. numpy arrays and scalars, paths, tuples and
+  objects with a ``to_dict()`` method are converted.
+
+  Args:
+    path: Destination file; its directory must exist.
+    obj: JSON-compatible data.
+
+  Raises:
+    TypeError: For an unserialisable object.
+    ValueError: For NaN or infinite floats.
+  """
+  write_text_atomic(path, _dumps(obj) + '\n')
+
+
+# ----------------------------------------------------------------------------
+# Writing and reading results.
+
+
+def _baseline_run(labels: Sequence[str], baseline: str) -> str | None:
+  """The run of one group that is the baseline, or None.
+
+  A run is the baseline if its label is ``baseline`` or ends with
+  ``/<baseline>`` (so 'nn2/fashion_mnist/sgd' is the baseline of its group).
+  """
+  exact = [l for l in labels if l == baseline]
+  if exact:
+    return exact[0]
+  suffix = [l for l in labels if l.rsplit('/', 1)[-1].strip() == baseline]
+  if len(suffix) > 1:
+    raise ValueError(f'ambiguous baseline {baseline!r} within one group: runs {suffix}')
+  return suffix[0] if suffix else None
+
+
+def _finite_or_none(a: np.ndarray) -> list[list[float | None]]:
+  return [[float(v) if math.isfinite(v) else None for v in row] for row in a.tolist()]
+
+
+def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int], str | None]:
+  if not isinstance(label, str):
+    raise ValueError(f'run labels must be str, got {label!r}')
+  if not isinstance(run, Mapping):
+    raise ValueError(f'runs[{label!r}] must be a dict, got {type(run).__name__}')
+  for key in ('test_accuracy', 'train_loss', 'seeds'):
+    if key not in run:
+      raise ValueError(f'runs[{label!r}] lacks {key!r}')
+  unknown = sorted(set(run) - set(_RUN_KEYS))
+  if unknown:
+    # Do not lose a finished experiment over an extra key; say it is dropped.
+    warnings.warn(f'runs[{label!r}]: ignoring keys {unknown} (not stored)', stacklevel=3)
+  acc = metrics.validate_accuracy(run['test_accuracy'], f"runs[{label!r}]['test_accuracy']")
+  loss = np.asarray(run['train_loss'], dtype=np.float64)
+  if loss.shape != acc.shape:
+    raise ValueError(f"runs[{label!r}]['train_loss'] has shape {loss.shape}, "
+                     f"test_accuracy has {acc.shape}")
+  seeds = [int(s) for s in run['seeds']]
+  if len(seeds) != acc.shape[0]:
+    raise ValueError(f"runs[{label!r}]['seeds'] has {len(seeds)} entries for "
+                     f'{acc.shape[0]} trials')
+  group = run.get('group')
+  if group is not None and not isinstance(group, str):
+    raise ValueError(f"runs[{label!r}]['group'] must be str or None, got {group!r}")
+  return acc, loss, seeds, group
+
+
+def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: dict,
+                  runs: dict[str, dict], data_source: str, machine: str | None = None,
+                  fraction: float = 0.1, trim: float = 0.1, confidence: float = 0.95,
+                  bootstrap_seed: int = 0, baseline: str = 'sgd') -> dict[str, Any]:
+  """Computes the statistics and writes ``results.json`` and ``accuracy.csv``.
+
+  Every run is paired with the baseline run of its group (see the module
+  docstring and `_baseline_run`) when one exists, their shapes match and
+  their seeds agree trial by trial; otherwise ``vs_baseline`` records why it
+  was skipped. All inputs are validated before anything is written.
+
+  Args:
+    workdir: Output directory; created if missing.
+    experiment: Experiment name, e.g. 'table2_mnist'.
+    config: Experiment configuration (JSON-compatible; numpy values, tuples,
+      paths and ConfigDicts are converted).
+    runs: Column label -> ``{'test_accuracy': (trials, epochs) fractions in
+      [0, 1], 'train_loss': (trials, epochs), 'seeds': list of trials ints,
+      'group': optional str such as 'nn2 / fashion_mnist'}``. The labels are
+      opaque; their order is the table column order.
+    data_source: Where the data came from, e.g. 'tfds' or 'synthetic'.
+    machine: Optional description of the hardware.
+    fraction: Fraction of final epochs averaged per trial.
+    trim: Trim proportion of the trimmed mean.
+    confidence: Confidence level of the bootstrap intervals.
+    bootstrap_seed: Seed of every bootstrap (reproducible files).
+    baseline: Name of the baseline run within each group.
+
+  Returns:
+    The dict written to ``results.json`` (as `load_results` returns it).
+  """
+  if not runs:
+    raise ValueError('runs is empty')
+  checked = {label: _check_run(label, run) for label, run in runs.items()}
+
+  groups: dict[str | None, list[str]] = {}
+  for label, (_, _, _, group) in checked.items():
+    groups.setdefault(group, []).append(label)
+  base_of = {g: _baseline_run(labels, baseline) for g, labels in groups.items()}
+
+  out_runs: dict[str, Any] = {}
+  for label, (acc, loss, seeds, group) in checked.items():
+    summary = metrics.summarize(acc, fraction=fraction, trim=trim, confidence=confidence,
+                                seed=bootstrap_seed)
+    base = base_of[group]
+    vs: dict[str, Any] | None = None
+    if base is not None and base != label:
+      b_acc, _, b_seeds, _ = checked[base]
+      if b_acc.shape != acc.shape:
+        vs = {'baseline_run': base,
+              'skipped': f'shape {acc.shape} differs from baseline shape {b_acc.shape}'}
+      elif b_seeds != seeds:
+        vs = {'baseline_run': base, 'skipped': 'seeds differ from the baseline run'}
+      else:
+        diff = metrics.paired_difference(acc, b_acc, fraction=fraction, trim=trim,
+                                         confidence=confidence, seed=bootstrap_seed)
+        vs = {'baseline_run': base, **diff.to_dict()}
+    out_runs[label] = {
+        'group': group,
+        'trials': acc.shape[0],
+        'epochs': acc.shape[1],
+        'seeds': seeds,
+        'summary': summary.to_dict(),
+        'vs_baseline': vs,
+        'test_accuracy': acc.tolist(),
+        'train_loss': _finite_or_none(loss),
+    }
+
+  shapes = {a.shape for a, _, _, _ in checked.values()}
+  trials = {s[0] for s in shapes}
+  epochs = {s[1] for s in shapes}
+  results = {
+      'schema_version': SCHEMA_VERSION,
+      'experiment': experiment,
+      'data_source': data_source,
+      'machine': machine,
+      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      'config': _plain(config),
+      'trials': trials.pop() if len(trials) == 1 else None,
+      'epochs': epochs.pop() if len(epochs) == 1 else None,
+      'statistics': {
+          'fraction': fraction, 'trim': trim, 'confidence': confidence,
+          'bootstrap_seed': bootstrap_seed, 'n_resamples': metrics.N_RESAMPLES,
+          'ci_method': 'BCa', 'baseline': baseline,
+      },
+      'runs': out_runs,
+  }
+  text = _dumps(results) + '\n'  # serialise first: a bad config fails before any write
+
+  buf = io.StringIO()
+  writer = csv.writer(buf, lineterminator='\n')
+  writer.writerow(CSV_HEADER)
+  for label, (acc, loss, seeds, _) in checked.items():
+    for t in range(acc.shape[0]):
+      for e in range(acc.shape[1]):
+        # repr-exact floats; non-finite losses as 'nan'/'inf' (pandas reads them).
+        writer.writerow((label, t, seeds[t], e + 1, repr(float(acc[t, e])),
+                         repr(float(loss[t, e]))))
+
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  write_text_atomic(workdir / ACCURACY_CSV, buf.getvalue())
+  write_text_atomic(workdir / RESULTS_JSON, text)
+  return json.loads(text)
+
+
+def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:
+  """Reads ``<workdir>/results.json`` (missing numbers are None).
+
+  Raises:
+    ValueError: If the file has an unknown ``schema_version``.
+  """
+  path = pathlib.Path(workdir) / RESULTS_JSON
+  with open(path, encoding='utf-8') as f:
+    results = json.load(f)
+  version = results.get('schema_version')
+  if version != SCHEMA_VERSION:
+    raise ValueError(f'{path}: schema_version {version!r}, expected {SCHEMA_VERSION}')
+  return results
+
+
+# ----------------------------------------------------------------------------
+# Tables.
+
+
+def _pct(x: float | None) -> str:
+  return 'n/a' if x is None or not math.isfinite(x) else f'{100 * x:.2f}'
+
+
+def _pp(x: float | None) -> str:
+  return 'n/a' if x is None or not math.isfinite(x) else f'{100 * x:+.2f}'
+
+
+def _cell(text: str) -> str:
+  return text.replace('|', '\\|')
+
+
+def _group_title(group: str | None, config: Mapping[str, Any], experiment: str) -> str:
+  if group is None:
+    model, dataset = config.get('model'), config.get('dataset')
+    if model is None and dataset is None:
+      return f'Experiment {experiment}'
+    return f'Model {model}, dataset {dataset}'
+  parts = [p.strip() for p in group.split('/')]
+  if len(parts) == 2 and all(parts):
+    return f'Model {parts[0]}, dataset {parts[1]}'
+  return f'Group {group}'
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+  """The paper's table layout in Markdown, one table per group.
+
+  Per group: a heading with model, dataset, data source, trials and epochs;
+  then rows ``ave`` and ``max`` (percent, 2 decimals, as the paper prints
+  98.53), ``± std`` (across trials of the per-trial last-fraction means,
+  percentage points) and ``Δ vs <baseline>`` (paired mean difference and its
+  bootstrap interval in percentage points, e.g. ``+0.12 [+0.03, +0.21]``;
+  blank for the baseline itself and in groups without one). Columns are the
+  runs in their stored order. Missing values print as ``n/a``.
+
+  Args:
+    results: A dict as returned by `write_results` / `load_results`. Only
+      ``runs[*].summary``, ``runs[*].vs_baseline`` and (optionally) ``group``,
+      ``trials``, ``epochs``, ``experiment``, ``data_source``, ``config`` and
+      ``statistics`` are read.
+
+  Returns:
+    Markdown text ending in a newline.
+  """
+  runs = results['runs']
+  stats_ = results.get('statistics', {})
+  baseline = stats_.get('baseline', 'sgd')
+  config = results.get('config') or {}
+  experiment = results.get('experiment', '')
+  groups: dict[str | None, list[str]] = {}
+  for label, run in runs.items():
+    groups.setdefault(run.get('group'), []).append(label)
+
+  blocks = []
+  for group, labels in groups.items():
+    shapes = {}
+    for l in labels:
+      s = runs[l]['summary']
+      shapes[l] = (runs[l].get('trials', s.get('trials')), runs[l].get('epochs', s.get('epochs')))
+    if len(set(shapes.values())) == 1:
+      t, e = next(iter(shapes.values()))
+      size = f'{t} trials × {e} epochs'
+    else:
+      size = 'trials × epochs: ' + ', '.join(f'{l} {t}×{e}' for l, (t, e) in shapes.items())
+    head = (f'### {_group_title(group, config, experiment)} '
+            f'(data: {results.get("data_source", "n/a")}; {size})')
+
+    rows = {'ave': [], 'max': [], '± std': [], f'Δ vs {baseline}': []}
+    for l in labels:
+      s = runs[l]['summary']
+      rows['ave'].append(_pct(s.get('ave')))
+      rows['max'].append(_pct(s.get('max')))
+      std = s.get('std')
+      rows['± std'].append('n/a' if std is None or not math.isfinite(std)
+                           else f'{100 * std:.2f}')
+      vs = runs[l].get('vs_baseline')
+      if vs is None:
+        delta = ''
+      elif 'mean' not in vs:
+        delta = 'n/a'  # skipped: not pairable with the baseline
+      else:
+        lo, hi = vs.get('ci_low'), vs.get('ci_high')
+        ci = ('[n/a]' if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi))
+              else f'[{_pp(lo)}, {_pp(hi)}]')
+        delta = f'{_pp(vs["mean"])} {ci}'
+      rows[f'Δ vs {baseline}'].append(delta)
+
+    lines = [head, '',
+             '| | ' + ' | '.join(_cell(l) for l in labels) + ' |',
+             '|:--|' + '--:|' * len(labels)]
+    lines += [f'| {name} | ' + ' | '.join(cells) + ' |' for name, cells in rows.items()]
+    blocks.append('\n'.join(lines))
+
+  fraction = stats_.get('fraction', 0.1)
+  trim = stats_.get('trim', 0.1)
+  conf = stats_.get('confidence', 0.95)
+  legend = (f'ave: {100 * trim:g}%-trimmed mean over trials of the mean of the last '
+            f'{100 * fraction:g}% of epochs; max: best epoch of the best trial; '
+            f'Δ: paired mean difference (same seeds) in percentage points, '
+            f'{100 * conf:g}% bootstrap interval. Accuracies in %.')
+  return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
