@@ -21,6 +21,7 @@ null so the file is strict JSON)::
     "runs": {                     # in the order given (= table column order)
       "<label>": {
         "group": str | null,      # e.g. "nn2 / fashion_mnist"
+        "variant": {str: float},  # hyper-parameters this run varies, e.g. {"alpha": 8.0}
         "trials": int, "epochs": int,
         "seeds": [int, ...],                       # length trials
         "summary": {...},                          # metrics.Summary.to_dict()
@@ -76,7 +77,7 @@ SCHEMA_VERSION = 1
 RESULTS_JSON = 'results.json'
 ACCURACY_CSV = 'accuracy.csv'
 CSV_HEADER = ('run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss')
-_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group')
+_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant')
 
 
 # ----------------------------------------------------------------------------
@@ -313,6 +314,7 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
         vs = {'baseline_run': base, **diff.to_dict()}
     out_runs[label] = {
         'group': group,
+        'variant': {str(k): float(v) for k, v in (runs[label].get('variant') or {}).items()},
         'trials': acc.shape[0],
         'epochs': acc.shape[1],
         'seeds': seeds,

@@ -1,0 +1,35 @@
+"""Quick start: NN-2 on Fashion-MNIST, SGD vs AdaDecay, a few trials.
+
+Trains in a few minutes on 2 CPU cores; every field below is what all
+experiment configs have (the others import this and change some):
+
+  python -m train --config configs/quickstart.py --workdir workdirs/quickstart
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.experiment = 'quickstart'
+  # Runs: the product models × datasets × dropout_rates × optimizers.
+  config.models = ('nn2',)  # train.models.MODELS
+  config.datasets = ('fashion_mnist',)  # mnist, fashion_mnist, cifar10, ...
+  # train.optimizers: sgd, adadecay, randomized, rmsprop, adam,
+  # accelerated_sgd; 'name(alpha=8, weight_decay=1e-3, learning_rate=0.05)'.
+  config.optimizers = ('sgd', 'adadecay')
+  config.dropout_rates = (0.0,)  # P of the 28x28 models (paper Fig. 2)
+  # Protocol (paper: 50 trials of 100 epochs, batch 128).
+  config.trials = 4
+  config.epochs = 6
+  config.batch_size = 128
+  config.eval_batch_size = 1000  # memory only; results do not depend on it
+  config.seed = 0  # trial i uses seed + i, the same for every optimizer
+  # Data: '' searches $ADADECAY_DATA_DIR, /usr/share/datasets, TFDS and the
+  # download cache (see README); download=True fetches the original files.
+  config.data_dir = ''
+  config.download = False
+  config.train_subset = 0  # >0: the first N training images only (tests)
+  config.test_subset = 0
+  config.progress = True
+  return config

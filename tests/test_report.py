@@ -1,0 +1,283 @@
+"""Tests of train/report.py (tables.md, figures and the command line)."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
+
+from train import report
+from train import results
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+SEEDS = [0, 1, 2, 3]
+
+# --------------------------------------------------------------------------
+# Hand-made experiment: 4 trials x 10 epochs; every epoch of trial i has
+# accuracy 0.90 + 0.01 i for sgd and 0.905 + 0.01 i for adadecay. The last
+# 10% of 10 epochs is the last epoch, so the per-trial aves are 0.90..0.93.
+# trim_mean(x, 0.1) of 4 values cuts int(0.1 * 4) = 0 from each end, i.e. it
+# is the plain mean: ave = 0.915 (sgd), 0.920 (adadecay); max = best trial:
+# 0.93, 0.935. std (ddof=1) of 0.90..0.93 = 0.0129 -> '1.29'. The per-trial
+# differences are all 0.005, so the paired interval is [+0.50, +0.50].
+
+
+def _acc(offset=0.0, trials=4, epochs=10):
+  return np.array([[0.90 + 0.01 * i + offset] * epochs for i in range(trials)])
+
+
+def _run(acc, group='nn2 / fashion_mnist'):
+  return {'test_accuracy': acc, 'train_loss': np.zeros_like(acc),
+          'seeds': list(range(acc.shape[0])), 'group': group}
+
+
+def _write(workdir, runs, experiment='exp'):
+  results.write_results(workdir, experiment=experiment, config={'model': 'nn2'},
+                        runs=runs, data_source='synthetic')
+  return workdir
+
+
+@pytest.fixture(scope='module')
+def basic(tmp_path_factory):
+  return _write(tmp_path_factory.mktemp('basic'),
+                {'sgd': _run(_acc()), 'adadecay': _run(_acc(0.005))}, 'table2_fashion')
+
+
+@pytest.fixture(scope='module')
+def alpha_sweep(tmp_path_factory):
+  # Given out of order: the sweep table must sort the values.
+  runs = {'sgd': _run(_acc())}
+  for a in (8, -1, 2, 0):
+    runs[f'adadecay(alpha={a})'] = _run(_acc(0.001 * (a + 2)))  # ave 91.5 + 0.1 (a + 2)
+  return _write(tmp_path_factory.mktemp('alpha'), runs, 'table1_alpha')
+
+
+@pytest.fixture(scope='module')
+def wd_sweep(tmp_path_factory):
+  runs = {}
+  for wd in ('1e-2', '1e-4', '0.001'):
+    runs[f'sgd(weight_decay={wd})'] = _run(_acc())
+    runs[f'adadecay(weight_decay={wd})'] = _run(_acc(0.005))
+  return _write(tmp_path_factory.mktemp('wd'), runs, 'fig1_weight_decay')
+
+
+def _check_png(path):
+  data = pathlib.Path(path).read_bytes()
+  assert data[:8] == PNG_SIGNATURE, path
+  img = matplotlib.image.imread(path)
+  assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+  assert np.var(img[..., :3]) > 0, f'{path} is blank'
+
+
+def _table_rows(md):
+  """Markdown table rows -> {row name: cells}; later tables override."""
+  rows = {}
+  for line in md.splitlines():
+    if line.startswith('| ') and not line.startswith('|:'):
+      cells = [c.strip() for c in line.strip().strip('|').split('|')]
+      rows[cells[0]] = cells[1:]
+  return rows
+
+
+# --------------------------------------------------------------------------
+# Labels and variants.
+
+
+@pytest.mark.parametrize('label, expected', [
+    ('sgd', ('sgd', {})),
+    ('adadecay(alpha=-1)', ('adadecay', {'alpha': -1})),
+    ('adadecay(alpha=8)', ('adadecay', {'alpha': 8})),
+    ('sgd(weight_decay=0.001)', ('sgd', {'weight_decay': 0.001})),
+    ('sgd(weight_decay=1e-3)', ('sgd', {'weight_decay': 0.001})),
+    ('adadecay(dropout_rate=0.0625)', ('adadecay', {'dropout_rate': 0.0625})),
+    ('adadecay(alpha=2, dropout_rate=0.5)', ('adadecay', {'alpha': 2, 'dropout_rate': 0.5})),
+    ('adadecay(schedule=cosine, nesterov=true)',
+     ('adadecay', {'schedule': 'cosine', 'nesterov': True})),
+    ('nn2/mnist/sgd(weight_decay=0.01)', ('sgd', {'weight_decay': 0.01})),
+    ('sgd (v2)', ('sgd (v2)', {})),  # not variant syntax: kept whole
+    ('sgd()', ('sgd', {})),
+])
+def test_parse_label(label, expected):
+  assert report.parse_label(label) == expected
+
+
+def test_variant_key_wins_over_label():
+  run = {'variant': {'dropout_rate': 0.125}}
+  assert report.run_variant('adadecay(dropout_rate=0.5)', run) == (
+      'adadecay', {'dropout_rate': 0.125})
+
+
+# --------------------------------------------------------------------------
+# Tables.
+
+
+def test_tables_hand_values(basic, tmp_path):
+  paths = report.make_report([basic], tmp_path)
+  assert paths[0] == tmp_path / 'tables.md'
+  md = paths[0].read_text()
+  assert '## table2_fashion' in md
+  assert 'data: synthetic; 4 trials × 10 epochs' in md
+  rows = _table_rows(md)
+  assert rows[''] == ['sgd', 'adadecay']
+  assert rows['ave'] == ['91.50', '92.00']
+  assert rows['max'] == ['93.00', '93.50']
+  assert rows['± std'] == ['1.29', '1.29']
+  assert rows['Δ vs sgd'] == ['', '+0.50 [+0.50, +0.50]']
+  assert 'sweep' not in md  # no variants, no sweep table
+
+
+def test_trim_mean_of_four_trims_nothing():
+  # The hand values above rely on this scipy behaviour.
+  x = [0.90, 0.91, 0.92, 0.93]
+  assert stats.trim_mean(x, 0.1) == pytest.approx(np.mean(x))
+  ten = [0.5] + x + [0.91] * 4 + [0.99]  # 10 values: the lowest and highest go
+  assert stats.trim_mean(ten, 0.1) == pytest.approx(np.mean(sorted(ten)[1:-1]))
+
+
+def test_alpha_sweep_table_in_order(alpha_sweep):
+  res = results.load_results(alpha_sweep)
+  assert report.swept_keys(res) == ['alpha']
+  md = report.sweep_table(res, 'alpha')
+  assert 'α sweep (alpha)' in md
+  rows = _table_rows(md)
+  assert rows[''] == ['α=-1', 'α=0', 'α=2', 'α=8']
+  assert rows['ave'] == ['91.60', '91.70', '91.90', '92.50']
+  assert rows['max'] == ['93.10', '93.20', '93.40', '94.00']
+  # Against plain sgd (stored vs_baseline): +0.1 (a + 2) points.
+  assert rows['Δ vs sgd'] == ['+0.10 [+0.10, +0.10]', '+0.20 [+0.20, +0.20]',
+                              '+0.40 [+0.40, +0.40]', '+1.00 [+1.00, +1.00]']
+
+
+def test_weight_decay_sweep_table_in_order(wd_sweep):
+  res = results.load_results(wd_sweep)
+  md = report.sweep_table(res, 'weight_decay')
+  rows = _table_rows(md)
+  assert rows[''] == ['λ=0.0001', 'λ=0.001', 'λ=0.01']
+  assert rows['sgd: ave'] == ['91.50'] * 3
+  assert rows['adadecay: ave'] == ['92.00'] * 3
+  assert rows['adadecay: max'] == ['93.50'] * 3
+  # No plain 'sgd' run: Δ is paired with the sgd run of the same λ.
+  assert rows['adadecay: Δ vs sgd'] == ['+0.50 [+0.50, +0.50]'] * 3
+  assert 'sgd: Δ vs sgd' not in rows
+
+
+def test_sweep_from_variant_key(basic):
+  # write_results does not store 'variant' (yet); add it as a loader would.
+  res = results.load_results(basic)
+  res['runs']['sgd']['variant'] = {'dropout_rate': 0.25}
+  res['runs']['adadecay']['variant'] = {'dropout_rate': 0.125}
+  assert report.swept_keys(res) == ['dropout_rate']
+  rows = _table_rows(report.sweep_table(res, 'dropout_rate'))
+  assert rows[''] == ['P=0.125', 'P=0.25']
+  assert rows['adadecay: ave'] == ['92.00', '']
+  assert rows['sgd: ave'] == ['', '91.50']
+
+
+def test_sweep_table_unknown_key(basic):
+  with pytest.raises(ValueError, match="'alpha'"):
+    report.sweep_table(results.load_results(basic), 'alpha')
+
+
+# --------------------------------------------------------------------------
+# Figures.
+
+
+def test_epoch_figure_is_trimmed_mean(tmp_path):
+  # 10 trials: trim 0.1 drops the lowest and the highest trial per epoch.
+  acc = _acc(trials=10)
+  acc[9] = 0.50  # outlier, trimmed away
+  acc[0, 4] = 0.99  # the highest at epoch 5, trimmed away
+  wd = _write(tmp_path, {'sgd': _run(acc)})
+  ax = report.plot_accuracy_vs_epoch(results.load_results(wd), Figure().subplots())
+  (line,) = ax.get_lines()
+  np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 11))
+  expected = 100 * np.sort(acc, axis=0)[1:-1].mean(axis=0)
+  np.testing.assert_allclose(line.get_ydata(), expected, rtol=0, atol=1e-9)
+  assert '10 trials × 10 epochs' in ax.get_title()
+  assert 'synthetic' in ax.get_title()
+  assert any('percentile' in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_report_figures(basic, alpha_sweep, wd_sweep, tmp_path):
+  out = tmp_path / 'out'
+  paths = report.make_report([alpha_sweep], out)
+  assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
+                                     'accuracy_vs_alpha.png']
+  paths += report.make_report(wd_sweep, out)[1:]
+  assert paths[-1].name == 'accuracy_vs_weight_decay.png'
+  for p in paths[1:]:
+    _check_png(p)
+  assert sorted(os.listdir(out)) == sorted({p.name for p in paths})  # no temp files left
+
+
+def test_weight_decay_axis_is_log(wd_sweep):
+  ax = report.plot_sweep(results.load_results(wd_sweep), 'weight_decay', Figure().subplots())
+  assert ax.get_xscale() == 'log'
+  # errorbar() labels its container, whose first line is the data line.
+  lines = {c.get_label(): c.lines[0] for c in ax.containers}
+  assert list(lines) == ['sgd', 'adadecay']
+  np.testing.assert_allclose(lines['adadecay'].get_xdata().astype(float), [1e-4, 1e-3, 1e-2])
+  np.testing.assert_allclose(lines['adadecay'].get_ydata().astype(float), [92.0] * 3)
+
+
+def test_several_workdirs_get_prefixed_names(basic, alpha_sweep, tmp_path):
+  paths = report.make_report([basic, alpha_sweep], tmp_path)
+  names = [p.name for p in paths]
+  assert names == ['tables.md', 'table2_fashion_accuracy_vs_epoch_nn2_fashion_mnist.png',
+                   'table1_alpha_accuracy_vs_epoch_nn2_fashion_mnist.png',
+                   'table1_alpha_accuracy_vs_alpha.png']
+  md = paths[0].read_text()
+  assert md.index('## table2_fashion') < md.index('## table1_alpha')
+
+
+# --------------------------------------------------------------------------
+# Command line.
+
+
+def test_main_default_out(basic, capsys):
+  assert report.main([str(basic)]) == 0
+  out = capsys.readouterr().out
+  assert (basic / 'report' / 'tables.md').is_file()
+  assert f'wrote {basic / "report" / "tables.md"}' in out
+  assert '| ave | 91.50 | 92.00 |' in out
+
+
+def test_main_missing_workdir(basic, tmp_path, capsys):
+  missing = tmp_path / 'nope'
+  assert report.main([str(basic), str(missing), '--out', str(tmp_path / 'o')]) != 0
+  err = capsys.readouterr().err
+  assert str(missing) in err and 'not found' in err
+  assert not (tmp_path / 'o').exists()  # nothing written
+
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  assert report.main([str(empty)]) != 0
+  assert f'no results.json in {empty}' in capsys.readouterr().err
+
+  (empty / 'results.json').write_text('{not json')
+  assert report.main([str(empty)]) != 0
+  assert str(empty / 'results.json') in capsys.readouterr().err
+
+
+def test_cli_subprocess(basic, tmp_path):
+  env = {**os.environ, 'MPLBACKEND': 'Agg'}
+  out = tmp_path / 'cli'
+  ok = subprocess.run([sys.executable, '-m', 'train.report', str(basic), '--out', str(out)],
+                      cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  assert ok.returncode == 0, ok.stderr
+  assert (out / 'tables.md').is_file()
+  _check_png(out / 'accuracy_vs_epoch_nn2_fashion_mnist.png')
+  assert str(out / 'tables.md') in ok.stdout
+
+  missing = tmp_path / 'missing_workdir'
+  bad = subprocess.run([sys.executable, '-m', 'train.report', str(missing)],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  assert bad.returncode != 0
+  assert str(missing) in bad.stderr
+  assert 'Traceback' not in bad.stderr

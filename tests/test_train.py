@@ -1,0 +1,184 @@
+"""The training harness: real-data runs, resume, configs, CLI errors, devices."""
+
+import importlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import require_test_data
+from train import experiment, optimizers, trainer
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CONFIGS = sorted(p.stem for p in (REPO / 'configs').glob('*.py')
+                 if p.stem != '__init__')
+
+
+def small_config(**overrides):
+  from configs import quickstart
+  config = quickstart.get_config()
+  config.data_dir = str(require_test_data())
+  config.trials = 2
+  config.epochs = 2
+  config.train_subset = 2560  # 20 steps of 128
+  config.test_subset = 1000
+  config.progress = False
+  config.update(overrides)
+  return config
+
+
+def test_short_real_data_run_learns(tmp_path):
+  written = experiment.run_experiment(small_config(), tmp_path)
+  for label in ('sgd', 'adadecay'):
+    acc = np.asarray(written['runs'][label]['test_accuracy'])
+    assert acc.shape == (2, 2)
+    # Chance is 10%; 40 steps of SGD on Fashion-MNIST reach ~70%.
+    assert acc[:, -1].min() > 0.6, (label, acc)
+  # Paired: same seeds for both optimizers, different seeds across trials.
+  assert written['runs']['sgd']['seeds'] == [0, 1]
+  assert written['runs']['adadecay']['seeds'] == [0, 1]
+  # The files the issue asks for, and the table.
+  rows = (tmp_path / 'accuracy.csv').read_text().strip().splitlines()
+  assert rows[0] == 'run,trial,seed,epoch,test_accuracy,train_loss'
+  assert len(rows) == 1 + 2 * 2 * 2
+  assert 'fashion-mnist' in written['data_source']
+  assert '| ave |' in (tmp_path / 'table.md').read_text()
+
+
+def test_resume_is_bit_identical(tmp_path):
+  config = small_config(optimizers=('sgd', 'randomized'), epochs=3,
+                        train_subset=1280)
+  whole = experiment.run_experiment(config, tmp_path / 'whole')
+  parts = tmp_path / 'parts'
+  # Interrupted three times: mid-run, at a run boundary, and mid-second-run.
+  assert experiment.run_experiment(config, parts, stop_after_epochs=2) is None
+  assert experiment.run_experiment(config, parts, stop_after_epochs=1) is None
+  assert experiment.run_experiment(config, parts, stop_after_epochs=1) is None
+  resumed = experiment.run_experiment(config, parts)
+  for label in ('sgd', 'randomized'):
+    for key in ('test_accuracy', 'train_loss'):
+      np.testing.assert_array_equal(resumed['runs'][label][key],
+                                    whole['runs'][label][key])
+  assert ((parts / 'accuracy.csv').read_text()
+          == (tmp_path / 'whole' / 'accuracy.csv').read_text())
+  # A finished experiment run again trains nothing and gives the same file.
+  again = experiment.run_experiment(config, parts, stop_after_epochs=0)
+  assert again['runs'] == resumed['runs']
+
+
+def test_workdir_with_another_config_is_refused(tmp_path):
+  experiment.run_experiment(small_config(epochs=1, train_subset=256),
+                            tmp_path)
+  with pytest.raises(ValueError, match=r"another config \(fields \['epochs'\]"):
+    experiment.run_experiment(small_config(epochs=2, train_subset=256),
+                              tmp_path)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_every_config_builds_and_runs_one_step(name, tmp_path):
+  config = importlib.import_module(f'configs.{name}').get_config()
+  runs = experiment.validate(config)  # every run of the full config builds
+  assert len(runs) == (len(config.models) * len(config.datasets)
+                       * len(config.dropout_rates) * len(config.optimizers))
+  # One step of each distinct optimizer / dropout setting, on the first model
+  # and dataset, with a tiny subset (one batch, 100 test images).
+  config.models = config.models[:1]
+  config.datasets = config.datasets[:1]
+  config.trials, config.epochs = 1, 1
+  config.train_subset, config.test_subset = 128, 100
+  config.eval_batch_size = 100
+  config.data_dir = str(require_test_data())
+  config.progress = False
+  written = experiment.run_experiment(config, tmp_path)
+  assert len(written['runs']) == len(config.optimizers) * len(
+      config.dropout_rates)
+  for run in written['runs'].values():
+    assert 0 <= run['test_accuracy'][0][0] <= 1
+
+
+@pytest.mark.parametrize('override, message', [
+    ('--config.models=("nope",)', "Unknown model 'nope'"),
+    ('--config.optimizers=("adadelta",)', "Unknown optimizer 'adadelta'"),
+    ('--config.datasets=("svhn",)', "Unknown dataset 'svhn'"),
+    ('--config.optimizers=("adadecay(beta=2)",)', "'beta=2' is not one of"),
+    ('--config.models=("resnet18",)', "takes (32, 32, 3) images"),
+    ('--config.trials=0', 'config.trials must be an integer >= 1'),
+    ('--config.optimizers=("adadecay(alpha=nan)",)', 'alpha must be a finite'),
+])
+def test_cli_rejects_bad_config_with_a_clear_error(override, message,
+                                                   tmp_path):
+  out = subprocess.run(
+      [sys.executable, '-m', 'train', '--config', 'configs/quickstart.py',
+       '--workdir', str(tmp_path), override],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert message in out.stderr, out.stderr[-2000:]
+  assert 'Traceback' not in out.stderr
+
+
+def test_cli_rejects_unknown_field_and_bad_value(tmp_path):
+  for override, message in (('--config.trails=3', 'trails'),
+                            ('--config.trials=many', 'trials')):
+    out = subprocess.run(
+        [sys.executable, '-m', 'train', '--config', 'configs/quickstart.py',
+         '--workdir', str(tmp_path), override],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr[-2000:]
+
+
+def test_optimizer_labels_parse():
+  spec = optimizers.parse('adadecay(alpha=8, weight_decay=1e-3)')
+  assert spec == optimizers.OptimizerSpec('adadecay', weight_decay=1e-3,
+                                          alpha=8.0)
+  with pytest.raises(ValueError, match='needs a number'):
+    optimizers.parse('sgd(weight_decay=big)')
+
+
+_SHARDED = textwrap.dedent('''
+    import sys, jax, numpy as np
+    from train import trainer, models, optimizers
+    from train import data as data_lib
+    assert jax.device_count() == 8
+    ds = data_lib.load('mnist', sys.argv[1])
+    data = trainer.ArrayData.from_arrays(
+        ds.train_images[:1024], ds.train_labels[:1024],
+        ds.test_images[:500], ds.test_labels[:500])
+    def program(devices):
+      return trainer.TrialsProgram(
+          lambda rngs: models.get_model('nn2', rngs=rngs),
+          lambda key: optimizers.build(optimizers.parse('randomized'),
+                                       total_steps=16, depth='shallow',
+                                       key=key),
+          data, list(range(8)), eval_batch_size=500, devices=devices)
+    out = {}
+    for name, devices in (('one', jax.devices()[:1]), ('eight', None)):
+      p = program(devices)
+      carry = p.init()
+      for epoch in range(2):
+        carry, loss, acc = p.run_epoch(carry, epoch)
+      out[name] = (np.asarray(loss), np.asarray(acc))
+      if name == 'eight':
+        assert len(carry.params['head']['kernel'].sharding.device_set) == 8
+    np.testing.assert_allclose(out['one'][0], out['eight'][0], rtol=1e-6)
+    np.testing.assert_array_equal(out['one'][1], out['eight'][1])
+    print('ok', out['one'][1])
+''')
+
+
+def test_trials_sharded_over_8_cpu_devices_match_one_device():
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+      os.environ.get('XLA_FLAGS', '')
+      + ' --xla_force_host_platform_device_count=8').strip())
+  out = subprocess.run([sys.executable, '-c', _SHARDED,
+                        str(require_test_data())],
+                       cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.startswith('ok')

@@ -1,0 +1,41 @@
+"""Command line: ``python -m train --config configs/X.py --workdir DIR``.
+
+Overrides use ml_collections' syntax, e.g. ``--config.trials=10`` or
+``--config.optimizers="('sgd','adadecay(alpha=8)')"``. Running the same
+command again resumes an interrupted experiment.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file (configs/*.py).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Directory for checkpoints and results (resumes).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  # Imported here so --help stays fast.
+  from train import data, experiment, results  # pylint: disable=g-import-not-at-top
+  try:
+    written = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)
+  except (ValueError, data.DataError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  if written is not None:
+    print(results.format_table(written))
+    print(f'\nresults: {_WORKDIR.value}/results.json, accuracy.csv, table.md')
+  return 0
+
+
+if __name__ == '__main__':
+  app.run(main)

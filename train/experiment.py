@@ -1,0 +1,342 @@
+"""An experiment: the runs of a config, resumable, with the paper's results.
+
+``run_experiment(config, workdir)`` trains every run of the config (the
+product models × datasets × dropout rates × optimizers), N trials per run in
+one program (:mod:`train.trainer`), checkpoints every epoch with orbax,
+and writes ``results.json``, ``accuracy.csv`` and ``table.md``
+(:mod:`train.results`). Running the same command again resumes: finished
+runs are read back, an interrupted one continues from its last completed
+epoch, and the results are bit-identical to an uninterrupted run on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import platform
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import nnx
+from tqdm import tqdm
+
+from train import data as data_lib
+from train import models, optimizers, results, trainer
+
+# Fields every config has (configs/*.py fill them; see configs/quickstart.py).
+REQUIRED_FIELDS = (
+    'experiment', 'models', 'datasets', 'optimizers', 'dropout_rates',
+    'trials', 'epochs', 'batch_size', 'eval_batch_size', 'seed', 'data_dir',
+    'download', 'train_subset', 'test_subset', 'progress')
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One column of a paper table: a model, dataset, optimizer and dropout."""
+
+  model: str
+  dataset: str
+  optimizer: optimizers.OptimizerSpec
+  optimizer_label: str
+  dropout_rate: float
+
+  @property
+  def group(self) -> str:
+    return f'{self.model} / {self.dataset}'
+
+  @property
+  def label(self) -> str:
+    if not self.dropout_rate:
+      return self.optimizer_label
+    name, _, rest = self.optimizer_label.partition('(')
+    extra = f'dropout_rate={self.dropout_rate:g}'
+    return f'{name}({rest[:-1]}, {extra})' if rest else f'{name}({extra})'
+
+  @property
+  def slug(self) -> str:
+    text = f'{self.model}-{self.dataset}-{self.label}'
+    return re.sub(r'[^A-Za-z0-9.=_-]+', '_', text).strip('_')
+
+  def variant(self) -> dict[str, float]:
+    out = {k: getattr(self.optimizer, k)
+           for k in ('weight_decay', 'alpha', 'learning_rate')
+           if f'{k}=' in self.optimizer_label}
+    if self.dropout_rate:
+      out['dropout_rate'] = self.dropout_rate
+    return out
+
+
+def _tuple(value) -> tuple:
+  if isinstance(value, str):
+    return tuple(v.strip() for v in value.split(',') if v.strip())
+  return tuple(value)
+
+
+def validate(config: ml_collections.ConfigDict) -> list[Run]:
+  """Checks the config and returns its runs, in table order.
+
+  Raises:
+    ValueError: naming the field and the fix, for a missing field, an unknown
+      model, dataset or optimizer, a model that does not fit the dataset's
+      images, or a bad number.
+  """
+  missing = [f for f in REQUIRED_FIELDS if f not in config]
+  if missing:
+    raise ValueError(
+        f'config is missing {missing}; start from configs/quickstart.py.')
+  for field in ('trials', 'epochs', 'batch_size', 'eval_batch_size'):
+    if not isinstance(config[field], int) or config[field] < 1:
+      raise ValueError(
+          f'config.{field} must be an integer >= 1, got {config[field]!r}.')
+  for field in ('train_subset', 'test_subset'):
+    if not isinstance(config[field], int) or config[field] < 0:
+      raise ValueError(
+          f'config.{field} must be an integer >= 0 (0: the whole split), got'
+          f' {config[field]!r}.')
+  runs = []
+  for dataset in _tuple(config.datasets):
+    if dataset not in data_lib.DATASETS:
+      raise ValueError(
+          f'Unknown dataset {dataset!r} in config.datasets; known:'
+          f' {", ".join(data_lib.DATASETS)}.')
+    for model in _tuple(config.models):
+      shape = models.input_shape(model)  # raises for an unknown model
+      want = (32, 32, 3) if dataset.startswith('cifar10') else (28, 28, 1)
+      if shape != want:
+        raise ValueError(
+            f'Model {model!r} takes {shape} images, dataset {dataset!r} has'
+            f' {want}; pick models for that dataset.')
+      for rate in _tuple(config.dropout_rates):
+        rate = float(rate)
+        if not 0 <= rate < 1:
+          raise ValueError(
+              f'config.dropout_rates must be in [0, 1), got {rate}.')
+        if rate and shape != (28, 28, 1):
+          raise ValueError(
+              f'dropout is only defined for the 28x28 models, not {model!r}.')
+        for label in _tuple(config.optimizers):
+          spec = optimizers.parse(label)
+          # Build once now so bad hyper-parameters fail before training.
+          optimizers.build(spec, total_steps=1, depth='shallow')
+          runs.append(Run(model, dataset, spec, label, rate))
+  if not runs:
+    raise ValueError('config lists no runs: models, datasets, dropout_rates'
+                     ' and optimizers must each be non-empty.')
+  labels = [(r.group, r.label) for r in runs]
+  if len(set(labels)) != len(labels):
+    raise ValueError('config lists the same run twice; remove duplicates.')
+  return runs
+
+
+def machine_description() -> str:
+  device = jax.devices()[0]
+  return (f'{jax.device_count()} x {device.device_kind} ({device.platform}),'
+          f' {os.cpu_count()} CPU cores, {platform.machine()},'
+          f' jax {jax.__version__}')
+
+
+# -- checkpoints ----------------------------------------------------------------
+
+
+def _is_key(x) -> bool:
+  return hasattr(x, 'dtype') and jax.dtypes.issubdtype(
+      x.dtype, jax.dtypes.prng_key)
+
+
+class RunCheckpoints:
+  """Per-epoch orbax checkpoints of one run: its carry and its history.
+
+  The carry's leaves are stored flat (typed PRNG keys as their key data), so
+  any model and optimizer state round-trips exactly; orbax writes each step
+  to a temporary directory and renames it, so a crash never leaves a partial
+  checkpoint.
+  """
+
+  def __init__(self, directory: pathlib.Path):
+    self._manager = ocp.CheckpointManager(
+        directory.absolute(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True))
+
+  def latest_epoch(self) -> int:
+    """Epochs completed in the newest checkpoint (0 if none)."""
+    return self._manager.latest_step() or 0
+
+  def save(self, epochs_done: int, carry, history: dict[str, np.ndarray]):
+    leaves = [jax.random.key_data(x) if _is_key(x) else x
+              for x in jax.tree.leaves(carry)]
+    tree = {'carry': {f'{i:05d}': x for i, x in enumerate(leaves)},
+            'history': history}
+    self._manager.save(epochs_done, args=ocp.args.StandardSave(tree))
+    self._manager.wait_until_finished()
+
+  def restore(self, abstract_carry, history_shape):
+    """Returns (carry, history) of the newest checkpoint."""
+    leaves, treedef = jax.tree.flatten(abstract_carry)
+    data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+            for x in leaves]
+    abstract = {
+        'carry': {f'{i:05d}': jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                   sharding=x.sharding)
+                  for i, x in enumerate(data)},
+        'history': {k: np.zeros(history_shape, np.float32)
+                    for k in ('test_accuracy', 'train_loss')},
+    }
+    tree = self._manager.restore(self._manager.latest_step(),
+                                 args=ocp.args.StandardRestore(abstract))
+    restored = [tree['carry'][f'{i:05d}'] for i in range(len(leaves))]
+    # Keys were made by jax.random.key, i.e. with the default implementation.
+    restored = [jax.random.wrap_key_data(r) if _is_key(x) else r
+                for r, x in zip(restored, leaves)]
+    history = {k: np.asarray(v) for k, v in tree['history'].items()}
+    return jax.tree.unflatten(treedef, restored), history
+
+  def close(self):
+    self._manager.close()
+
+
+# -- the experiment -------------------------------------------------------------
+
+
+def _load_data(config, dataset: str) -> tuple[trainer.ArrayData, str]:
+  ds = data_lib.load(dataset, config.data_dir or None,
+                     download=bool(config.download))
+  train_n = config.train_subset or len(ds.train_labels)
+  test_n = config.test_subset or len(ds.test_labels)
+  source = ds.source
+  if config.train_subset or config.test_subset:
+    source += f' (subset: first {train_n} train / {test_n} test images)'
+  arrays = trainer.ArrayData.from_arrays(
+      ds.train_images[:train_n], ds.train_labels[:train_n],
+      ds.test_images[:test_n], ds.test_labels[:test_n])
+  return arrays, source
+
+
+def _check_workdir_config(workdir: pathlib.Path, config) -> None:
+  """Refuses to resume a workdir that was started with another config."""
+  path = workdir / 'config.json'
+  current = json.loads(config.to_json_best_effort(sort_keys=True))
+  current.pop('progress', None)  # does not change results
+  if path.exists():
+    previous = json.loads(path.read_text())
+    previous.pop('progress', None)
+    if previous != current:
+      diff = sorted(k for k in set(previous) | set(current)
+                    if previous.get(k) != current.get(k))
+      raise ValueError(
+          f'{workdir} holds an experiment with another config (fields'
+          f' {diff} differ). Use a new --workdir, or delete {workdir} to'
+          ' start over.')
+  else:
+    results.write_json_atomic(path, current)
+
+
+def run_experiment(
+    config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike,
+    *,
+    stop_after_epochs: int | None = None,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+) -> dict[str, Any] | None:
+  """Trains every run of ``config`` in ``workdir`` and writes the results.
+
+  Args:
+    config: an experiment config (see configs/quickstart.py for the fields).
+    workdir: where checkpoints and results go; created if needed. Running
+      again with the same config resumes.
+    stop_after_epochs: stop (as if interrupted) after this many epochs in
+      this call, across runs; for tests and for splitting long jobs.
+    log: where progress messages go.
+
+  Returns:
+    The results dict as written to results.json, or None if stopped early.
+
+  Raises:
+    ValueError: for a bad config or a workdir holding another config.
+    train.data.DataError: when a dataset cannot be found or is corrupt.
+  """
+  runs = validate(config)
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  _check_workdir_config(workdir, config)
+  seeds = [config.seed + i for i in range(config.trials)]
+  epochs = config.epochs
+  finished: dict[str, dict[str, Any]] = {}
+  sources: dict[str, str] = {}
+  data_cache: dict[str, tuple[trainer.ArrayData, str]] = {}
+  budget = stop_after_epochs
+  bar = tqdm(total=len(runs) * epochs, unit='epoch', file=sys.stderr,
+             disable=not config.progress, dynamic_ncols=True)
+
+  for run in runs:
+    if run.dataset not in data_cache:
+      data_cache[run.dataset] = _load_data(config, run.dataset)
+    data, source = data_cache[run.dataset]
+    sources[run.dataset] = source
+    depth = 'shallow' if models.input_shape(run.model) == (28, 28, 1) else (
+        'deep')
+    options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
+    steps_per_epoch = len(data.train_labels) // config.batch_size
+    program = trainer.TrialsProgram(
+        lambda rngs, run=run, options=options: models.get_model(
+            run.model, rngs=rngs, **options),
+        lambda key, run=run, depth=depth: optimizers.build(
+            run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth,
+            key=key),
+        data, seeds, batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size)
+    ckpt = RunCheckpoints(workdir / 'runs' / run.slug)
+    done = min(ckpt.latest_epoch(), epochs)
+    shape = (config.trials, epochs)
+    if done:
+      carry, history = ckpt.restore(program.abstract_carry(), shape)
+      if done < epochs:
+        log(f'{run.group} {run.label}: resuming after epoch {done}')
+    else:
+      carry = program.init()
+      history = {k: np.zeros(shape, np.float32)
+                 for k in ('test_accuracy', 'train_loss')}
+    bar.set_description(f'{run.group} {run.label}')
+    bar.update(done)
+    for epoch in range(done, epochs):
+      if budget is not None and budget <= 0:
+        ckpt.close()
+        bar.close()
+        log(f'stopped after the requested epochs; run again to resume.')
+        return None
+      carry, loss, acc = program.run_epoch(carry, epoch)
+      history['train_loss'][:, epoch] = np.asarray(loss)
+      history['test_accuracy'][:, epoch] = np.asarray(acc)
+      ckpt.save(epoch + 1, carry, history)
+      if budget is not None:
+        budget -= 1
+      bar.update(1)
+      bar.set_postfix_str(
+          f'{config.trials} trials, test acc'
+          f' {100 * history["test_accuracy"][:, epoch].mean():.2f}%')
+    ckpt.close()
+    finished[run.label if len(runs) == len({r.label for r in runs})
+             else f'{run.group} {run.label}'] = {
+        'test_accuracy': history['test_accuracy'],
+        'train_loss': history['train_loss'],
+        'seeds': seeds,
+        'group': run.group,
+        'variant': run.variant(),
+    }
+  bar.close()
+
+  data_source = '; '.join(f'{k}: {v}' for k, v in sources.items())
+  written = results.write_results(
+      workdir, experiment=config.experiment,
+      config=json.loads(config.to_json_best_effort()), runs=finished,
+      data_source=data_source, machine=machine_description())
+  table = results.format_table(results.load_results(workdir))
+  results.write_text_atomic(workdir / 'table.md', table + '\n')
+  return written

@@ -1,0 +1,615 @@
+"""Markdown tables and figures of finished experiments (the paper's layout).
+
+Usage::
+
+  python -m train.report WORKDIR [WORKDIR ...] [--out DIR]
+
+reads ``WORKDIR/results.json`` (written by `train.results.write_results`) of
+every workdir and writes into ``DIR`` (default: ``<first WORKDIR>/report``):
+
+* ``tables.md``: per workdir, `train.results.format_table` (Tables II-IV of
+  the paper) and, for every variant key whose value differs between runs, a
+  sweep table (`sweep_table`; Table I for ``alpha``).
+* ``accuracy_vs_epoch_<group>.png``: per group, the 10%-trimmed mean over
+  trials of the test accuracy at every epoch with a 10th-90th percentile band
+  across trials (Fig. 3).
+* ``accuracy_vs_weight_decay.png`` (Fig. 1), ``accuracy_vs_dropout.png``
+  (Fig. 2), ``accuracy_vs_alpha.png`` (Table I) and ``accuracy_vs_<key>.png``
+  for any other numeric swept key: "ave" with its bootstrap interval against
+  the variant value, one line per optimizer.
+
+With several workdirs, figure names are prefixed by the experiment name.
+Every file is replaced atomically.
+
+Variants: a run's variant is its ``variant`` mapping when results.json has
+one (e.g. ``{'alpha': 8.0}``), else it is parsed from the run label
+``name(key=value, ...)``, e.g. ``'adadecay(alpha=8)'`` -> ``('adadecay',
+{'alpha': 8})``. An optional group prefix (``'nn2/mnist/sgd'``) is dropped
+from the name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import pathlib
+import re
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from train import metrics
+from train import results as results_lib
+
+__all__ = [
+    'ReportError',
+    'main',
+    'make_report',
+    'parse_label',
+    'plot_accuracy_vs_epoch',
+    'plot_sweep',
+    'run_variant',
+    'swept_keys',
+    'sweep_table',
+]
+
+TABLES_MD = 'tables.md'
+# Band of the accuracy-vs-epoch figures: percentiles across trials.
+BAND_PERCENTILES = (10, 90)
+# Paper notation for the keys of its sweeps.
+_SYMBOLS = {'alpha': 'α', 'weight_decay': 'λ', 'dropout_rate': 'P'}
+_FIGURE_STEMS = {'weight_decay': 'accuracy_vs_weight_decay', 'dropout_rate': 'accuracy_vs_dropout',
+                 'alpha': 'accuracy_vs_alpha'}
+# Selects all runs in the plotting functions (None is a valid group: no group).
+_ALL = object()
+
+_LABEL_RE = re.compile(r'^(?:[^()]*/)?\s*(?P<name>[^/()]+?)\s*(?:\((?P<args>[^()]*)\))?\s*$')
+_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.]*$')
+
+
+class ReportError(Exception):
+  """A workdir or output folder that cannot be used (message names the path)."""
+
+
+# ----------------------------------------------------------------------------
+# Variants.
+
+
+def _parse_value(text: str) -> Any:
+  text = text.strip()
+  if len(text) >= 2 and text[0] == text[-1] and text[0] in '\'"':
+    return text[1:-1]
+  low = text.lower()
+  if low in ('true', 'false'):
+    return low == 'true'
+  if low == 'none':
+    return None
+  for kind in (int, float):
+    try:
+      return kind(text)
+    except ValueError:
+      pass
+  return text
+
+
+def parse_label(label: str) -> tuple[str, dict[str, Any]]:
+  """Splits a run label ``name(key=value, ...)`` into name and variant.
+
+  Numbers become int or float, 'true'/'false' bools, quoted or other text
+  str. A group prefix up to the last '/' before the parentheses is dropped.
+  A label that does not follow the syntax is its own name with no variant.
+
+  Args:
+    label: E.g. 'sgd', 'adadecay(alpha=-1)', 'sgd(weight_decay=1e-3)'.
+
+  Returns:
+    (name, variant), e.g. ('adadecay', {'alpha': -1}).
+  """
+  m = _LABEL_RE.match(label)
+  if m is None:
+    return label, {}
+  name, args = m.group('name'), m.group('args')
+  if args is None or not args.strip():
+    return name, {}
+  variant = {}
+  for part in args.split(','):
+    key, sep, value = part.partition('=')
+    key = key.strip()
+    if not sep or not _KEY_RE.match(key):
+      return label, {}  # e.g. 'sgd (v2)': not variant syntax
+    variant[key] = _parse_value(value)
+  return name, variant
+
+
+def run_variant(label: str, run: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+  """The optimizer name and variant of one run of results.json.
+
+  The run's own ``optimizer`` and ``variant`` entries win over the label.
+
+  Args:
+    label: The run label (key of ``results['runs']``).
+    run: ``results['runs'][label]``.
+
+  Returns:
+    (name, variant).
+  """
+  name, variant = parse_label(label)
+  if isinstance(run.get('variant'), Mapping):
+    variant = dict(run['variant'])
+  if isinstance(run.get('optimizer'), str):
+    name = run['optimizer']
+  return name, variant
+
+
+def _is_number(v: Any) -> bool:
+  return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _sorted_values(values: Sequence[Any]) -> list[Any]:
+  """Distinct values; ascending when all numeric, else in first-seen order."""
+  distinct: list[Any] = []
+  for v in values:
+    if v not in distinct:
+      distinct.append(v)
+  if all(_is_number(v) for v in distinct):
+    return sorted(distinct)
+  return distinct
+
+
+def swept_keys(results: Mapping[str, Any]) -> list[str]:
+  """Variant keys that take at least two distinct values across the runs.
+
+  Returns:
+    Keys in first-seen order.
+  """
+  seen: dict[str, list[Any]] = {}
+  for label, run in results['runs'].items():
+    for k, v in run_variant(label, run)[1].items():
+      seen.setdefault(k, [])
+      if v not in seen[k]:
+        seen[k].append(v)
+  return [k for k, vs in seen.items() if len(vs) >= 2]
+
+
+def _fmt_value(v: Any) -> str:
+  return f'{v:g}' if _is_number(v) else str(v)
+
+
+def _series_name(name: str, variant: Mapping[str, Any], key: str) -> str:
+  """The run's label without ``key``: one line / row block of a sweep."""
+  rest = ', '.join(f'{k}={_fmt_value(v)}' for k, v in variant.items() if k != key)
+  return f'{name}({rest})' if rest else name
+
+
+def _sweep_series(results: Mapping[str, Any], key: str,
+                  group: Any) -> dict[str, dict[Any, str]]:
+  """Series name -> {value of ``key``: run label} for one group."""
+  series: dict[str, dict[Any, str]] = {}
+  for label, run in results['runs'].items():
+    if run.get('group') != group:
+      continue
+    name, variant = run_variant(label, run)
+    if key not in variant:
+      continue
+    s = _series_name(name, variant, key)
+    if variant[key] in series.get(s, {}):
+      s = label  # two runs with the same variant: keep both, by label
+    series.setdefault(s, {})[variant[key]] = label
+  return series
+
+
+def _groups(results: Mapping[str, Any]) -> list[Any]:
+  groups: list[Any] = []
+  for run in results['runs'].values():
+    if run.get('group') not in groups:
+      groups.append(run.get('group'))
+  return groups
+
+
+# ----------------------------------------------------------------------------
+# Tables.
+
+
+def _shape_text(results: Mapping[str, Any], labels: Sequence[str]) -> str:
+  runs = results['runs']
+  shapes = {(runs[l]['trials'], runs[l]['epochs']) for l in labels}
+  if len(shapes) == 1:
+    t, e = shapes.pop()
+    return f'{t} trials × {e} epochs'
+  return 'trials × epochs differ between runs'
+
+
+def _delta_cell(results: Mapping[str, Any], label: str, group: Any) -> str:
+  """Δ vs the baseline: against the baseline run with the same variant when
+  there is one (computed here: e.g. adadecay vs sgd at the same λ), else the
+  stored ``vs_baseline`` (e.g. against plain 'sgd')."""
+  runs = results['runs']
+  st = results.get('statistics', {})
+  baseline = st.get('baseline', 'sgd')
+  name, variant = run_variant(label, runs[label])
+  if name == baseline:
+    return ''
+  match = [l for l, r in runs.items()
+           if r.get('group') == group and l != label and run_variant(l, r) == (baseline, variant)]
+  if match:
+    a, b = runs[label], runs[match[0]]
+    if (a['seeds'] != b['seeds'] or a['trials'] != b['trials']
+        or a['epochs'] != b['epochs']):
+      return 'n/a'
+    d = metrics.paired_difference(
+        a['test_accuracy'], b['test_accuracy'], fraction=st.get('fraction', 0.1),
+        confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
+        trim=st.get('trim', 0.1))
+    vs: Mapping[str, Any] | None = d.to_dict()
+  else:
+    vs = runs[label].get('vs_baseline')
+  if vs is None:
+    return ''
+  if 'mean' not in vs:
+    return 'n/a'  # skipped when written: not pairable
+  lo, hi = vs.get('ci_low'), vs.get('ci_high')
+  if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+    ci = '[n/a]'
+  else:
+    ci = f'[{results_lib._pp(lo)}, {results_lib._pp(hi)}]'
+  return f'{results_lib._pp(vs["mean"])} {ci}'
+
+
+def sweep_table(results: Mapping[str, Any], key: str) -> str:
+  """Markdown table of a variant sweep, one per group (the paper's Table I).
+
+  Columns are the values of ``key`` in ascending order; rows are ``ave``,
+  ``max`` (percent) and ``Δ vs <baseline>`` (percentage points, with the
+  bootstrap interval). The Δ of a run is taken against the baseline run with
+  the same variant when the group has one (e.g. adadecay vs sgd at the same
+  λ), else against the group's plain baseline run. When several optimizers
+  (or optimizers with different other variant keys) vary ``key``, each gets
+  its own block of rows, prefixed by its name. Runs without ``key`` are left
+  out.
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+    key: Variant key, e.g. 'alpha', 'weight_decay', 'dropout_rate'.
+
+  Returns:
+    Markdown text ending in a newline.
+
+  Raises:
+    ValueError: If no run has ``key`` in its variant.
+  """
+  st = results.get('statistics', {})
+  baseline = st.get('baseline', 'sgd')
+  sym = _SYMBOLS.get(key, key)
+  blocks = []
+  for group in _groups(results):
+    series = _sweep_series(results, key, group)
+    if not series:
+      continue
+    values = _sorted_values([v for by_value in series.values() for v in by_value])
+    labels = [l for by_value in series.values() for l in by_value.values()]
+    title = results_lib._group_title(group, results.get('config') or {},
+                                     results.get('experiment', ''))
+    head = (f'### {sym} sweep ({key}): {title} '
+            f'(data: {results.get("data_source", "n/a")}; {_shape_text(results, labels)})')
+    lines = [head, '',
+             '| | ' + ' | '.join(results_lib._cell(f'{sym}={_fmt_value(v)}') for v in values)
+             + ' |',
+             '|:--|' + '--:|' * len(values)]
+    for s, by_value in series.items():
+      prefix = f'{results_lib._cell(s)}: ' if len(series) > 1 else ''
+      sums = {v: results['runs'][l]['summary'] for v, l in by_value.items()}
+      rows = {
+          'ave': [results_lib._pct(sums[v]['ave']) if v in sums else '' for v in values],
+          'max': [results_lib._pct(sums[v]['max']) if v in sums else '' for v in values],
+          f'Δ vs {baseline}': [_delta_cell(results, by_value[v], group) if v in by_value else ''
+                               for v in values],
+      }
+      for row, cells in rows.items():
+        if any(cells):  # e.g. no Δ row for the baseline's own series
+          lines.append(f'| {prefix}{row} | ' + ' | '.join(cells) + ' |')
+    blocks.append('\n'.join(lines))
+  if not blocks:
+    raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
+  legend = (f'Columns: {key}; runs without it are left out. Δ vs {baseline}: paired mean '
+            f'difference (same seeds) in percentage points with its '
+            f'{100 * st.get("confidence", 0.95):g}% bootstrap interval, against the '
+            f'{baseline} run with the same variant when there is one, else against the '
+            f'run {baseline!r}. Accuracies in %.')
+  return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
+
+
+# ----------------------------------------------------------------------------
+# Figures.
+
+
+def _new_axes(ax: Any) -> Any:
+  if ax is not None:
+    return ax
+  # pyplot only here: a notebook then shows the figure; make_report uses
+  # plain Figures (no global state, no display backend).
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  _, ax = plt.subplots(figsize=(7, 4.5))
+  return ax
+
+
+def _select(results: Mapping[str, Any], group: Any) -> list[str]:
+  labels = [l for l, r in results['runs'].items() if group is _ALL or r.get('group') == group]
+  if not labels:
+    raise ValueError(f'no runs in group {group!r}; groups: {_groups(results)}')
+  return labels
+
+
+def _subtitle(results: Mapping[str, Any], labels: Sequence[str]) -> str:
+  return (f'{results.get("experiment", "")}; data: {results.get("data_source", "n/a")}; '
+          f'{_shape_text(results, labels)}')
+
+
+def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: Any = _ALL) -> Any:
+  """Test accuracy against epoch, one line per run (the paper's Fig. 3).
+
+  The line is the trimmed mean over trials (``statistics.trim`` of
+  results.json, 10%) at every epoch; the band spans the 10th to 90th
+  percentile across trials.
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+    ax: Matplotlib Axes to draw on; None makes a new pyplot figure.
+    group: Only the runs of this group (None: runs without a group);
+      default all runs, labelled with their group when there are several.
+
+  Returns:
+    The Axes.
+  """
+  from matplotlib.patches import Patch  # pylint: disable=g-import-not-at-top
+  ax = _new_axes(ax)
+  labels = _select(results, group)
+  trim = results.get('statistics', {}).get('trim', 0.1)
+  several = group is _ALL and len(_groups(results)) > 1
+  for label in labels:
+    run = results['runs'][label]
+    acc = 100 * np.asarray(run['test_accuracy'], dtype=np.float64)
+    epochs = np.arange(1, acc.shape[1] + 1)
+    lo, hi = np.percentile(acc, BAND_PERCENTILES, axis=0)
+    name = f'{run.get("group")}: {label}' if several else label
+    (line,) = ax.plot(epochs, stats.trim_mean(acc, trim, axis=0), label=name, lw=1.5)
+    ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+  handles, names = ax.get_legend_handles_labels()
+  handles.append(Patch(color='gray', alpha=0.3))
+  names.append(f'band: {BAND_PERCENTILES[0]}th–{BAND_PERCENTILES[1]}th percentile of trials')
+  # Outside the axes: the bands cover most of the plot area.
+  ax.legend(handles, names, fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1))
+  title = ('all groups' if group is _ALL
+           else results_lib._group_title(group, results.get('config') or {},
+                                         results.get('experiment', '')))
+  ax.set_title(f'Test accuracy vs epoch: {title}\n{_subtitle(results, labels)}', fontsize='medium')
+  ax.set_xlabel('epoch')
+  ax.set_ylabel(f'test accuracy (%), {100 * trim:g}%-trimmed mean over trials')
+  ax.grid(alpha=0.3)
+  return ax
+
+
+def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any = _ALL) -> Any:
+  """"ave" against a variant value, one line per optimizer (Figs. 1, 2).
+
+  Error bars are the bootstrap interval of "ave" stored in results.json
+  (none for runs with too few trials). ``weight_decay`` gets a log x axis
+  (symlog when a value is <= 0). The baseline run without ``key`` (e.g.
+  plain sgd in an α sweep) is drawn as a dashed reference line.
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+    key: Numeric variant key, e.g. 'weight_decay', 'dropout_rate', 'alpha'.
+    ax: Matplotlib Axes to draw on; None makes a new pyplot figure.
+    group: Only this group (None: runs without a group); default all
+      groups, labelled with their group when there are several.
+
+  Returns:
+    The Axes.
+
+  Raises:
+    ValueError: If no run in the selection has ``key`` or a value of ``key``
+      is not a number.
+  """
+  ax = _new_axes(ax)
+  groups = _groups(results) if group is _ALL else [group]
+  st = results.get('statistics', {})
+  baseline = st.get('baseline', 'sgd')
+  sym = _SYMBOLS.get(key, key)
+  xs_all: list[float] = []
+  labels_all: list[str] = []
+  for g in groups:
+    prefix = f'{g}: ' if len(groups) > 1 else ''
+    for s, by_value in _sweep_series(results, key, g).items():
+      bad = [v for v in by_value if not _is_number(v)]
+      if bad:
+        raise ValueError(f'{key} has non-numeric values {bad}')
+      xs = sorted(by_value)
+      sums = [results['runs'][by_value[x]]['summary'] for x in xs]
+      y = np.array([100 * metrics._none_to_nan(s_['ave']) for s_ in sums])
+      lo = np.array([100 * metrics._none_to_nan(s_['ci_low']) for s_ in sums])
+      hi = np.array([100 * metrics._none_to_nan(s_['ci_high']) for s_ in sums])
+      # No bar where there is no interval (too few trials).
+      yerr = np.nan_to_num(np.stack([y - lo, hi - y]), nan=0.0)
+      ax.errorbar(xs, y, yerr=yerr, marker='o', capsize=3, label=prefix + s)
+      xs_all += xs
+      labels_all += list(by_value.values())
+    for label, run in results['runs'].items():
+      name, variant = run_variant(label, run)
+      if run.get('group') == g and name == baseline and not variant:
+        ax.axhline(100 * metrics._none_to_nan(run['summary']['ave']), ls='--', color='gray',
+                   lw=1, label=f'{prefix}{label} (no {key} given)')
+        labels_all.append(label)
+  if not xs_all:
+    raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
+  scale = ''
+  if key == 'weight_decay':
+    positive = [x for x in xs_all if x > 0]
+    if len(positive) == len(xs_all):
+      ax.set_xscale('log')
+      scale = ', log scale'
+    else:  # λ = 0 has no place on a log axis
+      ax.set_xscale('symlog', linthresh=min(positive) if positive else 1.0)
+      scale = ', symlog scale (linear below the smallest λ > 0)'
+  trim, fraction = st.get('trim', 0.1), st.get('fraction', 0.1)
+  conf = st.get('confidence', 0.95)
+  title = ('' if group is _ALL or group is None
+           else ': ' + results_lib._group_title(group, results.get('config') or {},
+                                                results.get('experiment', '')))
+  ax.set_title(f'Test accuracy vs {sym} ({key}){title}\n{_subtitle(results, labels_all)}',
+               fontsize='medium')
+  ax.set_xlabel(f'{sym} ({key}){scale}')
+  ax.set_ylabel(f'ave test accuracy (%), bars: {100 * conf:g}% CI\n'
+                f'({100 * trim:g}%-trimmed mean of last {100 * fraction:g}% epochs)',
+                fontsize='small')
+  ax.legend(fontsize='small')
+  ax.grid(alpha=0.3)
+  return ax
+
+
+def _save_png_atomic(fig: Any, path: pathlib.Path) -> None:
+  """Renders to a temporary file in the same folder, then renames it."""
+  tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+  try:
+    with open(tmp, 'xb') as f:
+      fig.savefig(f, format='png', dpi=120, bbox_inches='tight')  # keeps outside legends
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.unlink(tmp)
+    except FileNotFoundError:
+      pass
+    raise
+
+
+# ----------------------------------------------------------------------------
+# The report.
+
+
+def _slug(text: str) -> str:
+  return re.sub(r'[^A-Za-z0-9.-]+', '_', text).strip('_') or 'x'
+
+
+def _load(workdir: pathlib.Path) -> dict[str, Any]:
+  if not workdir.exists():
+    raise ReportError(f'workdir not found: {workdir}')
+  if not workdir.is_dir():
+    raise ReportError(f'not a directory: {workdir}')
+  path = workdir / results_lib.RESULTS_JSON
+  if not path.is_file():
+    raise ReportError(f'no {results_lib.RESULTS_JSON} in {workdir} (not a finished experiment?)')
+  try:
+    res = results_lib.load_results(workdir)
+    if not isinstance(res.get('runs'), dict) or not res['runs']:
+      raise ValueError('no runs')
+  except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+    raise ReportError(f'cannot read {path}: {e}') from e
+  return res
+
+
+def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                out_dir: str | os.PathLike[str] | None = None) -> list[pathlib.Path]:
+  """Writes tables.md and the figures of one or more experiments.
+
+  All workdirs are read before anything is written.
+
+  Args:
+    workdirs: One workdir or a sequence of them (each with results.json).
+    out_dir: Output folder, created if missing; None: ``<first workdir>/report``.
+
+  Returns:
+    The paths written, tables.md first.
+
+  Raises:
+    ReportError: If a workdir is missing or unreadable, or ``out_dir`` cannot
+      be created.
+  """
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  if isinstance(workdirs, (str, os.PathLike)):
+    workdirs = [workdirs]
+  workdirs = [pathlib.Path(w) for w in workdirs]
+  if not workdirs:
+    raise ReportError('no workdir given')
+  loaded = [_load(w) for w in workdirs]
+  out = pathlib.Path(out_dir) if out_dir is not None else workdirs[0] / 'report'
+  try:
+    out.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise ReportError(f'cannot create output folder {out}: {e}') from e
+
+  used: set[str] = set()
+
+  def unique(stem: str) -> str:
+    name, i = stem, 2
+    while name in used:
+      name, i = f'{stem}_{i}', i + 1
+    used.add(name)
+    return name
+
+  written: list[pathlib.Path] = []
+  md = ['# Results', '']
+  for workdir, res in zip(workdirs, loaded):
+    prefix = unique(_slug(res.get('experiment') or workdir.name)) + '_' if len(loaded) > 1 else ''
+    md += [f'## {res.get("experiment", workdir.name)} (`{workdir}`)', '',
+           results_lib.format_table(res)]
+    keys = swept_keys(res)
+    md += [sweep_table(res, k) for k in keys]
+
+    for group in _groups(res):
+      fig = Figure(figsize=(7.5, 5))
+      plot_accuracy_vs_epoch(res, fig.subplots(), group=group)
+      fig.tight_layout()
+      stem = 'accuracy_vs_epoch_' + (_slug(group) if group is not None else 'all')
+      path = out / f'{unique(prefix + stem)}.png'
+      _save_png_atomic(fig, path)
+      written.append(path)
+
+    for key in keys:
+      groups = [g for g in _groups(res) if _sweep_series(res, key, g)]
+      values = [v for g in groups for by_v in _sweep_series(res, key, g).values() for v in by_v]
+      if not all(_is_number(v) for v in values):
+        continue  # e.g. schedule=cosine vs linear: table only
+      fig = Figure(figsize=(6.5 * len(groups), 5))
+      axes = np.atleast_1d(fig.subplots(1, len(groups)))
+      for ax, g in zip(axes, groups):
+        plot_sweep(res, key, ax, group=g)
+      fig.tight_layout()
+      stem = _FIGURE_STEMS.get(key, f'accuracy_vs_{_slug(key)}')
+      path = out / f'{unique(prefix + stem)}.png'
+      _save_png_atomic(fig, path)
+      written.append(path)
+
+  tables = out / TABLES_MD
+  results_lib.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')
+  return [tables] + written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """Command line entry point; returns the exit status."""
+  parser = argparse.ArgumentParser(
+      prog='python -m train.report',
+      description='Markdown tables and figures of experiments written by train.results.')
+  parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
+                      help='experiment folder holding results.json')
+  parser.add_argument('--out', metavar='DIR', default=None,
+                      help='output folder (default: <first WORKDIR>/report)')
+  args = parser.parse_args(argv)
+  try:
+    paths = make_report(args.workdirs, args.out)
+  except ReportError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  print(paths[0].read_text(encoding='utf-8'))
+  for p in paths:
+    print(f'wrote {p}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

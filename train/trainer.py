@@ -1,0 +1,238 @@
+"""All trials of one run as one jitted program.
+
+A *run* is one (model, dataset, optimizer) cell of a paper table, trained for
+N trials. The trials live on a leading axis of every array: parameters,
+BatchNorm statistics, dropout RNG streams and optimizer states are stacked,
+and one ``jax.vmap``-ed, ``jax.jit``-ed epoch function advances all of them.
+An epoch is a ``lax.scan`` over minibatches gathered on the device from the
+data held there; each trial draws its own permutation (its own data order)
+from its own seed. After every epoch each trial is evaluated on the full test
+set. With several devices the trial axis is sharded over them.
+
+Randomness (all from the trial's seed ``s``; the same seeds for every
+optimizer, so runs are paired): ``key(s)`` split into init / dropout /
+optimizer keys, and ``fold_in(key(s), epoch)`` for the data order. An epoch
+is therefore a pure function of the carried state and the epoch number,
+which is what makes a resumed run bit-identical to an uninterrupted one.
+
+The trainer knows nothing of particular models or datasets: it gets a model
+factory, arrays, and an optax optimizer builder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+ModelFactory = Callable[[nnx.Rngs], nnx.Module]
+# (key) -> optax transform; the key only matters for optimizers that draw
+# random numbers (each trial's state then starts from its own key).
+OptimizerFactory = Callable[[jax.Array], optax.GradientTransformation]
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayData:
+  """A classification dataset as arrays, ready to live on the device.
+
+  Attributes:
+    train_images: uint8, (N_train, H, W, C).
+    train_labels: int32, (N_train,).
+    test_images: uint8, (N_test, H, W, C).
+    test_labels: int32, (N_test,).
+    mean: per-channel mean of the training pixels, in [0, 1], shape (C,).
+    std: per-channel std of the training pixels, shape (C,).
+  """
+
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
+  mean: np.ndarray
+  std: np.ndarray
+
+  @classmethod
+  def from_arrays(cls, train_images, train_labels, test_images, test_labels):
+    """Computes the normalisation from the training images (float64)."""
+    pixels = train_images.reshape(-1, train_images.shape[-1]) / 255.0
+    return cls(train_images, train_labels.astype(np.int32), test_images,
+               test_labels.astype(np.int32),
+               pixels.mean(0).astype(np.float32),
+               pixels.std(0).astype(np.float32))
+
+
+@dataclasses.dataclass
+class Carry:
+  """Everything an epoch carries, stacked over trials (leading axis N)."""
+
+  params: Any  # nnx.State of nnx.Param
+  rest: Any  # nnx.State of BatchStat, RNG streams, ...
+  opt_state: Any  # optax state
+
+
+jax.tree_util.register_dataclass(
+    Carry, data_fields=['params', 'rest', 'opt_state'], meta_fields=[])
+
+
+class TrialsProgram:
+  """Compiled init and epoch functions for N trials of one run.
+
+  Args:
+    model_factory: builds the model from ``nnx.Rngs`` (streams ``params`` and
+      ``dropout``).
+    optimizer_factory: builds the optax optimizer from a PRNG key.
+    data: the dataset; copied to the device(s) once.
+    seeds: one int seed per trial, shape (N,).
+    batch_size: training minibatch (paper: 128). The last partial batch of
+      each epoch is dropped, as PyTorch's ``drop_last=True``.
+    eval_batch_size: test-set chunk for evaluation (memory only; results do
+      not depend on it). Must divide the test set size.
+    devices: devices to shard the trial axis over (default: all). Trials are
+      sharded only when N is a multiple of the device count; otherwise they
+      stay on the first device.
+
+  Raises:
+    ValueError: for a batch size larger than the training set, or an
+      ``eval_batch_size`` that does not divide the test set.
+  """
+
+  def __init__(
+      self,
+      model_factory: ModelFactory,
+      optimizer_factory: OptimizerFactory,
+      data: ArrayData,
+      seeds: Sequence[int],
+      *,
+      batch_size: int = 128,
+      eval_batch_size: int = 1000,
+      devices: Sequence[jax.Device] | None = None,
+  ):
+    n_train = len(data.train_labels)
+    n_test = len(data.test_labels)
+    if not 0 < batch_size <= n_train:
+      raise ValueError(
+          f'batch_size must be in [1, {n_train}] (the training set size), got'
+          f' {batch_size}.')
+    eval_batch_size = min(eval_batch_size, n_test)
+    if n_test % eval_batch_size:
+      raise ValueError(
+          f'eval_batch_size={eval_batch_size} must divide the test set size'
+          f' {n_test}.')
+    self.seeds = np.asarray(seeds, np.uint32)
+    self.num_trials = len(self.seeds)
+    self.steps_per_epoch = n_train // batch_size
+    self.batch_size = batch_size
+    self._model_factory = model_factory
+    self._optimizer_factory = optimizer_factory
+
+    devices = list(devices if devices is not None else jax.devices())
+    if self.num_trials % len(devices):
+      devices = devices[:1]
+
+    mesh = Mesh(np.array(devices), ('trials',))
+    self._trial_sharding = NamedSharding(mesh, P('trials'))
+    self._replicated = NamedSharding(mesh, P())
+    put = lambda x: jax.device_put(x, self._replicated)
+    self._train_x, self._train_y = put(data.train_images), put(
+        data.train_labels)
+    n_eval = n_test // eval_batch_size
+    self._test_x = put(data.test_images.reshape(
+        n_eval, eval_batch_size, *data.test_images.shape[1:]))
+    self._test_y = put(data.test_labels.reshape(n_eval, eval_batch_size))
+    self._mean = jnp.asarray(data.mean)
+    self._std = jnp.asarray(data.std)
+
+    # Train and eval differ only in static attributes (Dropout.deterministic,
+    # BatchNorm.use_running_average), i.e. in the graphdef, not the state.
+    abstract = nnx.eval_shape(lambda: model_factory(nnx.Rngs(0)))
+    abstract.train()
+    self._graph_train = nnx.split(abstract, nnx.Param, ...)[0]
+    abstract.eval()
+    self._graph_eval = nnx.split(abstract, nnx.Param, ...)[0]
+    # The update never reads the construction key (only init does).
+    self._tx = optimizer_factory(jax.random.key(0))
+
+    self._init = jax.jit(jax.vmap(self._init_trial),
+                         out_shardings=self._trial_sharding)
+    self._epoch = jax.jit(
+        jax.vmap(self._epoch_trial, in_axes=(0, 0, None)),
+        out_shardings=(self._trial_sharding,) * 3, donate_argnums=(0,))
+
+  # -- per trial (vmapped) ----------------------------------------------------
+
+  def _init_trial(self, seed):
+    key = jax.random.key(seed)
+    k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0),
+                                                  3)
+    model = self._model_factory(nnx.Rngs(params=k_params, dropout=k_dropout))
+    _, params, rest = nnx.split(model, nnx.Param, ...)
+    opt_state = self._optimizer_factory(k_opt).init(params)
+    return Carry(params, rest, opt_state)
+
+  def _normalize(self, images):
+    return (images.astype(jnp.float32) / 255.0 - self._mean) / self._std
+
+  def _train_step(self, carry: Carry, batch_idx):
+    images = self._normalize(self._train_x[batch_idx])
+    labels = self._train_y[batch_idx]
+
+    def loss_fn(params):
+      model = nnx.merge(self._graph_train, params, carry.rest, copy=True)
+      logits = model(images)
+      loss = optax.softmax_cross_entropy_with_integer_labels(
+          logits, labels).mean()
+      return loss, nnx.split(model, nnx.Param, ...)[2]
+
+    (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        carry.params)
+    updates, opt_state = self._tx.update(grads, carry.opt_state, carry.params)
+    params = optax.apply_updates(carry.params, updates)
+    return Carry(params, rest, opt_state), loss
+
+  def _evaluate(self, carry: Carry):
+    def body(correct, batch):
+      images, labels = batch
+      model = nnx.merge(self._graph_eval, carry.params, carry.rest, copy=True)
+      logits = model(self._normalize(images))
+      return correct + jnp.sum(jnp.argmax(logits, -1) == labels), None
+
+    correct, _ = jax.lax.scan(body, jnp.int32(0), (self._test_x, self._test_y))
+    return correct / self._test_y.size
+
+  def _epoch_trial(self, carry: Carry, seed, epoch):
+    order_key = jax.random.fold_in(
+        jax.random.fold_in(jax.random.key(seed), 1), epoch)
+    n_used = self.steps_per_epoch * self.batch_size
+    perm = jax.random.permutation(order_key, self._train_y.shape[0])
+    batches = perm[:n_used].reshape(self.steps_per_epoch, self.batch_size)
+    carry, losses = jax.lax.scan(self._train_step, carry, batches)
+    return carry, jnp.mean(losses), self._evaluate(carry)
+
+  # -- public -------------------------------------------------------------------
+
+  def init(self) -> Carry:
+    """Initial state of all trials, stacked and sharded over the trial axis."""
+    return self._init(jax.device_put(self.seeds, self._trial_sharding))
+
+  def run_epoch(self, carry: Carry, epoch: int):
+    """Advances every trial by one epoch (``epoch`` counts from 0).
+
+    ``carry`` is donated: use the returned one.
+
+    Returns:
+      (new carry, mean training loss of the epoch per trial (N,) float32,
+      test accuracy after the epoch per trial (N,) float32, a fraction).
+    """
+    seeds = jax.device_put(self.seeds, self._trial_sharding)
+    return self._epoch(carry, seeds, jnp.int32(epoch))
+
+  def abstract_carry(self) -> Carry:
+    """Shapes, dtypes and shardings of :meth:`init`'s result (for restore)."""
+    return jax.eval_shape(self.init)
