@@ -317,10 +317,11 @@ def run_experiment(
       ckpt.save(epoch + 1, carry, history)
       if budget is not None:
         budget -= 1
-      bar.update(1)
       bar.set_postfix_str(
-          f'{config.trials} trials, test acc'
-          f' {100 * history["test_accuracy"][:, epoch].mean():.2f}%')
+          f'{config.trials} trials, mean test acc'
+          f' {100 * history["test_accuracy"][:, epoch].mean():.2f}%',
+          refresh=False)
+      bar.update(1)
     ckpt.close()
     finished[run.label if len(runs) == len({r.label for r in runs})
              else f'{run.group} {run.label}'] = {

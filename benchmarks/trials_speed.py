@@ -1,0 +1,66 @@
+"""Cost of N trials in one program vs one trial: NN-2, an epoch of 60,000.
+
+For N in (1, 4, 16), times one epoch of ``train.trainer.TrialsProgram`` (all
+N trials vmapped in one jitted program, an epoch = ``lax.scan`` over 468
+batches of 128, then the full 10,000-image test set) after a warm-up epoch
+that compiles, and prints epochs per second and the ratio
+T(N) / (N * T(1)): below 1, N trials together are cheaper than N runs.
+
+Synthetic uint8 images of the real size (timing does not depend on pixel
+values). Run from the repository root:
+
+  python benchmarks/trials_speed.py [--optimizer adadecay] [--trials 1 4 16]
+"""
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+from train import models, optimizers, trainer
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--optimizer', default='adadecay')
+  parser.add_argument('--model', default='nn2')
+  parser.add_argument('--trials', type=int, nargs='+', default=[1, 4, 16])
+  parser.add_argument('--repeats', type=int, default=2)
+  args = parser.parse_args()
+  rng = np.random.default_rng(0)
+  h, w, c = models.input_shape(args.model)
+  data = trainer.ArrayData.from_arrays(
+      rng.integers(0, 256, (60000, h, w, c), dtype=np.uint8),
+      rng.integers(0, 10, 60000),
+      rng.integers(0, 256, (10000, h, w, c), dtype=np.uint8),
+      rng.integers(0, 10, 10000))
+  spec = optimizers.parse(args.optimizer)
+  print(f'{args.model}, {args.optimizer}, batch 128, 468 steps + 10k test'
+        f' images per epoch; {jax.device_count()} x'
+        f' {jax.devices()[0].device_kind}, jax {jax.__version__}')
+  base = None
+  for n in args.trials:
+    program = trainer.TrialsProgram(
+        lambda rngs: models.get_model(args.model, rngs=rngs),
+        lambda key: optimizers.build(spec, total_steps=468 * 100,
+                                     depth='shallow', key=key),
+        data, list(range(n)))
+    carry = program.init()
+    carry, loss, _ = program.run_epoch(carry, 0)  # compiles
+    jax.block_until_ready(loss)
+    times = []
+    for epoch in range(1, 1 + args.repeats):
+      start = time.perf_counter()
+      carry, loss, acc = program.run_epoch(carry, epoch)
+      jax.block_until_ready((loss, acc))
+      times.append(time.perf_counter() - start)
+    t = min(times)
+    base = base or (t if n == 1 else None)
+    ratio = f', T(N)/(N*T(1)) = {t / (n * base):.2f}' if base else ''
+    print(f'N={n:3d}: {t:7.2f} s/epoch, {1 / t:6.3f} epochs/s,'
+          f' {n / t:6.3f} trial-epochs/s{ratio}', flush=True)
+
+
+if __name__ == '__main__':
+  main()
