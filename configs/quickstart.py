@@ -32,5 +32,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.download = True
   config.train_subset = 0  # >0: the first N training images only (tests)
   config.test_subset = 0
+  # Pad-4 random crop + horizontal flip per trial on the device (CIFAR-10).
+  config.augment = False
+  # Logging: TensorBoard event files in <workdir>/tensorboard (loss,
+  # accuracy, learning rate, θ statistics); θ diagnostics of AdaDecay runs
+  # every this many epochs (0: off) in <workdir>/runs/<run>/.
+  config.tensorboard = False
+  config.theta_every = 0
   config.progress = True
   return config

@@ -34,7 +34,8 @@ def small_config(**overrides):
 
 
 def test_short_real_data_run_learns(tmp_path):
-  written = experiment.run_experiment(small_config(), tmp_path)
+  written = experiment.run_experiment(
+      small_config(tensorboard=True, theta_every=1), tmp_path)
   for label in ('sgd', 'adadecay'):
     acc = np.asarray(written['runs'][label]['test_accuracy'])
     assert acc.shape == (2, 2)
@@ -49,6 +50,22 @@ def test_short_real_data_run_learns(tmp_path):
   assert len(rows) == 1 + 2 * 2 * 2
   assert 'fashion-mnist' in written['data_source']
   assert '| ave |' in (tmp_path / 'table.md').read_text()
+  # θ diagnostics of the AdaDecay run (every epoch), and TensorBoard files.
+  run_dir = tmp_path / 'runs' / 'nn2-fashion_mnist-adadecay'
+  theta = json.loads((run_dir / 'theta_statistics.json').read_text())
+  assert sorted(theta) == ['1', '2']
+  kernel = theta['2']['hidden_layers/0/kernel']
+  assert 0 < kernel['theta_mean'] < 2 and kernel['theta_std'] > 0
+  np.testing.assert_allclose(kernel['decay_rate_mean'],
+                             5e-4 * kernel['theta_mean'], rtol=1e-5)
+  for name in ('theta_histograms.png', 'theta_vs_weight.png'):
+    assert (run_dir / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  assert not (tmp_path / 'runs' / 'nn2-fashion_mnist-sgd' /
+              'theta_statistics.json').exists()
+  for label in ('sgd', 'adadecay'):
+    events = list((tmp_path / 'tensorboard' / f'nn2-fashion_mnist-{label}')
+                  .glob('events.out.tfevents.*'))
+    assert len(events) == 1 and events[0].stat().st_size > 0
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -86,12 +103,19 @@ def test_every_config_builds_and_runs_one_step(name, tmp_path):
   runs = experiment.validate(config)  # every run of the full config builds
   assert len(runs) == (len(config.models) * len(config.datasets)
                        * len(config.dropout_rates) * len(config.optimizers))
-  # One step of each distinct optimizer / dropout setting, on the first model
-  # and dataset, with a tiny subset (one batch, 100 test images).
+  # One step on the first model and dataset with a tiny subset: of every
+  # optimizer / dropout setting for the 28x28 models, of the first optimizer
+  # for the CIFAR ones (a ResNet step is slow on CPU). Offline, CIFAR-10 is
+  # this project's JPEG copy.
   config.models = config.models[:1]
-  config.datasets = config.datasets[:1]
+  config.datasets = tuple(d.replace('cifar10', 'cifar10_jpeg')
+                          for d in config.datasets[:1])
+  deep = config.datasets[0].startswith('cifar')
+  if deep:
+    config.optimizers = config.optimizers[:1]
   config.trials, config.epochs = 1, 1
-  config.train_subset, config.test_subset = 128, 100
+  config.batch_size = 16 if deep else 128
+  config.train_subset, config.test_subset = config.batch_size, 100
   config.eval_batch_size = 100
   config.data_dir = str(require_test_data())
   config.progress = False

@@ -180,8 +180,9 @@ def theta_statistics(
 
   Returns:
     ``{layer_name: {stat: value}}`` with the keys of `STATISTICS`; every
-    value is a float32 scalar array (shape ``()``), in tree order of
-    ``grads``.
+    value is a float32 scalar array (shape ``()``). Layers come in tree
+    order of ``grads`` (out of ``jax.jit`` the dict keys come back sorted,
+    as JAX flattens dicts).
 
   Raises:
     ValueError: if ``params`` does not match ``grads``, or ``alpha`` is not
@@ -403,6 +404,9 @@ def plot_theta_vs_weight(
     ax.axhline(1.0, color='0.6', linewidth=0.8, linestyle='--')
     if keep.any():
       ax.set_xscale('log')
+    else:  # e.g. biases at initialisation
+      ax.text(0.5, 0.5, 'no pair with |w| > 0', transform=ax.transAxes,
+              ha='center', va='center', color='0.4')
     ax.set_ylim(0.0, 2.0)
     ax.set_title(f'{layer} (n={int(keep.sum())})', fontsize='small')
     ax.set_xlabel('|w|')

@@ -29,13 +29,15 @@ from flax import nnx
 from tqdm import tqdm
 
 from train import data as data_lib
-from train import models, optimizers, results, trainer
+from train import augment, diagnostics, models, optimizers, results
+from train import tensorboard, trainer
 
 # Fields every config has (configs/*.py fill them; see configs/quickstart.py).
 REQUIRED_FIELDS = (
     'experiment', 'models', 'datasets', 'optimizers', 'dropout_rates',
     'trials', 'epochs', 'batch_size', 'eval_batch_size', 'seed', 'data_dir',
-    'download', 'train_subset', 'test_subset', 'progress')
+    'download', 'train_subset', 'test_subset', 'augment', 'tensorboard',
+    'theta_every', 'progress')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +98,7 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
     if not isinstance(config[field], int) or config[field] < 1:
       raise ValueError(
           f'config.{field} must be an integer >= 1, got {config[field]!r}.')
-  for field in ('train_subset', 'test_subset'):
+  for field in ('train_subset', 'test_subset', 'theta_every'):
     if not isinstance(config[field], int) or config[field] < 0:
       raise ValueError(
           f'config.{field} must be an integer >= 0 (0: the whole split), got'
@@ -202,6 +204,67 @@ class RunCheckpoints:
     self._manager.close()
 
 
+# -- θ diagnostics ---------------------------------------------------------------
+
+
+class ThetaDiagnostics:
+  """θ statistics of an AdaDecay run every few epochs (config.theta_every).
+
+  Per layer and epoch, the trial mean of θ's mean and std, the fractions
+  with θ > 1.5 and θ < 0.5, and the effective decay λθ, on each trial's
+  gradient of a fixed batch of 256 training images; written to
+  ``theta_statistics.json`` in the run's folder (and to TensorBoard), with
+  (θ, |w|) samples of trial 0 kept for the figures ``theta_histograms.png``
+  and ``theta_vs_weight.png``, drawn when the run ends.
+  """
+
+  def __init__(self, directory: pathlib.Path, spec: optimizers.OptimizerSpec,
+               every: int, epochs: int):
+    self._dir = directory
+    self._every, self._epochs = every, epochs
+    kwargs = {'alpha': spec.alpha}
+    self._stats = jax.jit(jax.vmap(lambda g, p: diagnostics.theta_statistics(
+        g, p, weight_decay=spec.weight_decay, **kwargs)))
+    self._samples = jax.jit(lambda g, p: diagnostics.theta_samples(
+        g, p, max_per_layer=2048, **kwargs))
+    path = directory / 'theta_statistics.json'
+    self._log = json.loads(path.read_text()) if path.exists() else {}
+
+  def due(self, epochs_done: int) -> bool:
+    return bool(self._every) and (
+        epochs_done == 1 or epochs_done % self._every == 0
+        or epochs_done == self._epochs)
+
+  def record(self, epochs_done: int, program, carry) -> dict[str, float]:
+    grads = program.gradients(carry)
+    stats = jax.device_get(self._stats(grads, carry.params))
+    means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
+             for layer, values in stats.items()}
+    self._log[str(epochs_done)] = means
+    results.write_json_atomic(self._dir / 'theta_statistics.json', self._log)
+    first = jax.tree.map(lambda x: x[0], (grads, carry.params))
+    samples = jax.device_get(self._samples(*first))
+    arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
+              for i, a in enumerate(pair)}
+    tmp = self._dir / f'.theta_samples_{epochs_done}.tmp.npz'
+    np.savez(tmp, **arrays)
+    os.replace(tmp, self._dir / f'theta_samples_{epochs_done}.npz')
+    return diagnostics.flatten_statistics(stats)
+
+  def plot(self):
+    by_epoch = {}
+    for path in sorted(self._dir.glob('theta_samples_*.npz')):
+      epoch = int(path.stem.rsplit('_', 1)[1])
+      with np.load(path, allow_pickle=False) as f:
+        layers = sorted({k.rsplit('|', 1)[0] for k in f.files})
+        by_epoch[epoch] = {l: (f[f'{l}|0'], f[f'{l}|1']) for l in layers}
+    if by_epoch:
+      diagnostics.plot_theta_histograms(
+          by_epoch, self._dir / 'theta_histograms.png')
+      diagnostics.plot_theta_vs_weight(
+          by_epoch[max(by_epoch)], self._dir / 'theta_vs_weight.png')
+
+
 # -- the experiment -------------------------------------------------------------
 
 
@@ -291,8 +354,18 @@ def run_experiment(
             run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth,
             key=key),
         data, seeds, batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size)
-    ckpt = RunCheckpoints(workdir / 'runs' / run.slug)
+        eval_batch_size=config.eval_batch_size,
+        augment=augment.random_crop_flip if config.augment else None)
+    run_dir = workdir / 'runs' / run.slug
+    ckpt = RunCheckpoints(run_dir)
+    theta = (ThetaDiagnostics(run_dir, run.optimizer, config.theta_every,
+                              epochs)
+             if run.optimizer.name == 'adadecay' and config.theta_every
+             else None)
+    lr = optimizers.learning_rate(
+        run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth)
+    tb = tensorboard.make_logger(
+        workdir / 'tensorboard' / run.slug if config.tensorboard else None)
     done = min(ckpt.latest_epoch(), epochs)
     shape = (config.trials, epochs)
     if done:
@@ -308,6 +381,7 @@ def run_experiment(
     for epoch in range(done, epochs):
       if budget is not None and budget <= 0:
         ckpt.close()
+        tb.close()
         bar.close()
         log(f'stopped after the requested epochs; run again to resume.')
         return None
@@ -315,6 +389,13 @@ def run_experiment(
       history['train_loss'][:, epoch] = np.asarray(loss)
       history['test_accuracy'][:, epoch] = np.asarray(acc)
       ckpt.save(epoch + 1, carry, history)
+      scalars = {'test_accuracy': history['test_accuracy'][:, epoch],
+                 'train_loss': history['train_loss'][:, epoch],
+                 'learning_rate': float(lr((epoch + 1) * steps_per_epoch))
+                                  if callable(lr) else lr}
+      if theta is not None and theta.due(epoch + 1):
+        scalars.update(theta.record(epoch + 1, program, carry))
+      tb.scalars(epoch + 1, tensorboard.trial_scalars(scalars, prefix=run.label))
       if budget is not None:
         budget -= 1
       bar.set_postfix_str(
@@ -323,6 +404,9 @@ def run_experiment(
           refresh=False)
       bar.update(1)
     ckpt.close()
+    tb.close()
+    if theta is not None:
+      theta.plot()
     finished[run.label if len(runs) == len({r.label for r in runs})
              else f'{run.group} {run.label}'] = {
         'test_accuracy': history['test_accuracy'],

@@ -140,6 +140,13 @@ OPTIMIZERS: dict[str, Builder] = {
 SGD_FAMILY = ('sgd', 'adadecay', 'randomized', 'accelerated_sgd')
 
 
+def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str):
+  """The learning rate (a float or an optax schedule of the step)."""
+  if spec.name in SGD_FAMILY:
+    return _sgd_schedule(spec, total_steps)
+  return _adaptive_lr(spec, depth)
+
+
 def check_name(name: str) -> str:
   if name not in OPTIMIZERS:
     raise ValueError(

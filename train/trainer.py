@@ -10,9 +10,10 @@ from its own seed. After every epoch each trial is evaluated on the full test
 set. With several devices the trial axis is sharded over them.
 
 Randomness (all from the trial's seed ``s``; the same seeds for every
-optimizer, so runs are paired): ``key(s)`` split into init / dropout /
-optimizer keys, and ``fold_in(key(s), epoch)`` for the data order. An epoch
-is therefore a pure function of the carried state and the epoch number,
+optimizer, so runs are paired): ``fold_in(key(s), 0)`` split into init /
+dropout / optimizer keys, ``fold_in(fold_in(key(s), 1), epoch)`` for the
+data order and ``fold_in(fold_in(key(s), 2), epoch)`` for augmentation. An
+epoch is therefore a pure function of the carried state and the epoch number,
 which is what makes a resumed run bit-identical to an uninterrupted one.
 
 The trainer knows nothing of particular models or datasets: it gets a model
@@ -97,6 +98,10 @@ class TrialsProgram:
     devices: devices to shard the trial axis over (default: all). Trials are
       sharded only when N is a multiple of the device count; otherwise they
       stay on the first device.
+    augment: optional ``augment(key, images) -> images`` on a uint8 batch
+      (B, H, W, C), applied per trial on the device before normalisation,
+      e.g. :func:`train.augment.random_crop_flip`. Each trial and step gets
+      its own key.
 
   Raises:
     ValueError: for a batch size larger than the training set, or an
@@ -113,6 +118,7 @@ class TrialsProgram:
       batch_size: int = 128,
       eval_batch_size: int = 1000,
       devices: Sequence[jax.Device] | None = None,
+      augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
   ):
     n_train = len(data.train_labels)
     n_test = len(data.test_labels)
@@ -131,6 +137,8 @@ class TrialsProgram:
     self.batch_size = batch_size
     self._model_factory = model_factory
     self._optimizer_factory = optimizer_factory
+    self._augment = augment
+    self._gradients = None
 
     devices = list(devices if devices is not None else jax.devices())
     if self.num_trials % len(devices):
@@ -179,8 +187,11 @@ class TrialsProgram:
   def _normalize(self, images):
     return (images.astype(jnp.float32) / 255.0 - self._mean) / self._std
 
-  def _train_step(self, carry: Carry, batch_idx):
-    images = self._normalize(self._train_x[batch_idx])
+  def _train_step(self, carry: Carry, batch_idx, augment_key):
+    images = self._train_x[batch_idx]
+    if self._augment is not None:
+      images = self._augment(augment_key, images)
+    images = self._normalize(images)
     labels = self._train_y[batch_idx]
 
     def loss_fn(params):
@@ -212,7 +223,13 @@ class TrialsProgram:
     n_used = self.steps_per_epoch * self.batch_size
     perm = jax.random.permutation(order_key, self._train_y.shape[0])
     batches = perm[:n_used].reshape(self.steps_per_epoch, self.batch_size)
-    carry, losses = jax.lax.scan(self._train_step, carry, batches)
+    # The trial's own augmentation stream: one key per (epoch, step).
+    augment_keys = jax.random.split(jax.random.fold_in(
+        jax.random.fold_in(jax.random.key(seed), 2), epoch),
+                                    self.steps_per_epoch)
+    carry, losses = jax.lax.scan(
+        lambda c, xs: self._train_step(c, *xs), carry,
+        (batches, augment_keys))
     return carry, jnp.mean(losses), self._evaluate(carry)
 
   # -- public -------------------------------------------------------------------
@@ -232,6 +249,26 @@ class TrialsProgram:
     """
     seeds = jax.device_put(self.seeds, self._trial_sharding)
     return self._epoch(carry, seeds, jnp.int32(epoch))
+
+  def gradients(self, carry: Carry, batch: int = 256):
+    """Each trial's loss gradient on the first ``batch`` training images.
+
+    For diagnostics (θ statistics): a fixed batch, train mode, no update.
+
+    Returns:
+      The gradient tree (an ``nnx.State`` of Params), stacked over trials.
+    """
+    if self._gradients is None:
+      def one(carry):
+        images = self._normalize(self._train_x[:batch])
+        labels = self._train_y[:batch]
+        def loss_fn(params):
+          model = nnx.merge(self._graph_train, params, carry.rest, copy=True)
+          return optax.softmax_cross_entropy_with_integer_labels(
+              model(images), labels).mean()
+        return jax.grad(loss_fn)(carry.params)
+      self._gradients = jax.jit(jax.vmap(one))
+    return self._gradients(carry)
 
   def abstract_carry(self) -> Carry:
     """Shapes, dtypes and shardings of :meth:`init`'s result (for restore)."""
