@@ -33,3 +33,15 @@ def require_test_data() -> Path:
 @pytest.fixture
 def test_data_dir() -> Path:
   return require_test_data()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _cache_in_tmp(tmp_path_factory):
+  """Decoded-data caches go to a per-session temporary folder, not ~/.cache."""
+  old = os.environ.get('ADADECAY_CACHE_DIR')
+  os.environ['ADADECAY_CACHE_DIR'] = str(tmp_path_factory.mktemp('cache'))
+  yield
+  if old is None:
+    os.environ.pop('ADADECAY_CACHE_DIR', None)
+  else:
+    os.environ['ADADECAY_CACHE_DIR'] = old

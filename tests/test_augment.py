@@ -1,7 +1,7 @@
 """Tests for train/augment.py (random zero-padded crop + horizontal flip).
 
 Most tests use "position-coded" images: channel 0 holds row + 1, channel 1
-col + 1 and channel 2 the image index + 1, so from any output pixel that is
+col + 1 and channel 2 the image index + 1 (mod 256), so from any output pixel that is
 not padding one can read back exactly which input pixel (of which image) it
 came from, and hence each image's crop offset and flip. The output is then
 compared with a NumPy reference of torchvision's RandomCrop(padding=p,
@@ -20,7 +20,7 @@ H, W, P = 32, 32, 4
 
 
 def coded_images(batch, height=H, width=W):
-  """uint8 (batch, height, width, 3): (row + 1, col + 1, index + 1)."""
+  """uint8 (batch, height, width, 3): (row + 1, col + 1, index + 1 mod 256)."""
   rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing='ij')
   x = np.empty((batch, height, width, 3), np.uint8)
   x[..., 0] = rows + 1
@@ -69,13 +69,13 @@ augment = jax.jit(random_crop_flip, static_argnames='padding')
 
 
 def test_shape_dtype_and_exact_semantics():
-  x = coded_images(64)
+  x = coded_images(32)
   out = augment(jax.random.key(0), jnp.asarray(x))
   assert out.shape == x.shape and out.dtype == jnp.uint8
   out = np.asarray(out)
   # Every image is exactly a zero-padded crop (+ mirror) of the same image.
   params = check_exact(x, out, P)
-  assert len(set(params)) > 30  # offsets/flips really vary within a batch
+  assert len(set(params)) > 20  # offsets/flips really vary within a batch
 
 
 @pytest.mark.parametrize('shape,padding', [((5, 28, 28, 1), 4),
@@ -84,8 +84,8 @@ def test_shape_dtype_and_exact_semantics():
 def test_any_shape_and_padding(shape, padding):
   rng = np.random.default_rng(1)
   x = rng.integers(1, 256, shape, dtype=np.uint8)
-  out = np.asarray(random_crop_flip(jax.random.key(3), jnp.asarray(x),
-                                    padding=padding))
+  out = np.asarray(augment(jax.random.key(3), jnp.asarray(x),
+                           padding=padding))
   assert out.shape == shape and out.dtype == np.uint8
   for b in range(shape[0]):
     # Some (dy, dx, flip) reproduces image b from the same input image.
@@ -97,7 +97,7 @@ def test_any_shape_and_padding(shape, padding):
 
 def test_value_range_and_images_stay_with_their_index():
   # Image i is constant i + 1 (labels are never touched; the batch order is).
-  b = 50
+  b = 32  # same shape as the other tests: one compilation
   x = np.broadcast_to((np.arange(b, dtype=np.uint8) + 1)[:, None, None, None],
                       (b, H, W, 3))
   out = np.asarray(augment(jax.random.key(7), jnp.asarray(x)))
@@ -106,7 +106,7 @@ def test_value_range_and_images_stay_with_their_index():
     assert values <= {0, i + 1}, (i, values)
     assert i + 1 in values
   # All-255 images: padding is the only source of another value.
-  full = np.full((16, H, W, 3), 255, np.uint8)
+  full = np.full((32, H, W, 3), 255, np.uint8)
   out = np.asarray(augment(jax.random.key(8), jnp.asarray(full)))
   assert set(np.unique(out).tolist()) <= {0, 255}
   assert (out == 0).any()
@@ -163,10 +163,8 @@ def test_reproducible_and_key_dependent():
   x = jnp.asarray(coded_images(32))
   a = np.asarray(augment(jax.random.key(11), x))
   np.testing.assert_array_equal(a, np.asarray(augment(jax.random.key(11), x)))
-  # Same result with and without jit, and with a raw uint32 key.
-  np.testing.assert_array_equal(
-      a, np.asarray(random_crop_flip(jax.random.key(11), x)))
-  raw = random_crop_flip(jax.random.PRNGKey(11), x)
+  # A raw uint32 key with the same seed gives the same result.
+  raw = augment(jax.random.PRNGKey(11), x)
   np.testing.assert_array_equal(np.asarray(raw), a)
   assert not np.array_equal(a, np.asarray(augment(jax.random.key(12), x)))
 
@@ -195,7 +193,7 @@ def test_vmap_over_trials():
 
 def test_inside_scan_with_per_step_keys():
   # The trainer's pattern: per-step keys folded in inside a lax.scan.
-  x = jnp.asarray(coded_images(8))
+  x = jnp.asarray(coded_images(32))
 
   def body(carry, step):
     out = random_crop_flip(jax.random.fold_in(jax.random.key(4), step), x)

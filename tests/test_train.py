@@ -89,6 +89,26 @@ def test_resume_is_bit_identical(tmp_path):
   assert again['runs'] == resumed['runs']
 
 
+def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
+  config = small_config(optimizers=('entropy_sgd', 'accelerated_sgd'),
+                        train_subset=3840)  # 30 batches: 5 Entropy-SGD updates
+  written = experiment.run_experiment(config, tmp_path)
+  for label in ('entropy_sgd', 'accelerated_sgd'):
+    acc = np.asarray(written['runs'][label]['test_accuracy'])
+    assert acc[:, -1].min() > 0.3, (label, acc)  # chance: 0.1
+  # Entropy-SGD's update eats 1 + L = 6 minibatches: an epoch is one pass.
+  program = trainer.TrialsProgram(
+      lambda rngs: experiment.models.get_model('nn2', rngs=rngs),
+      lambda key: optimizers.build(optimizers.parse('entropy_sgd'),
+                                   total_steps=10, depth='shallow', key=key),
+      trainer.ArrayData.from_arrays(
+          np.zeros((3840, 28, 28, 1), np.uint8), np.zeros(3840, np.int32),
+          np.zeros((100, 28, 28, 1), np.uint8), np.zeros(100, np.int32)),
+      [0], eval_batch_size=100,
+      grad_fn_steps=optimizers.grad_fn_steps(optimizers.parse('entropy_sgd')))
+  assert (program.steps_per_epoch, program.updates_per_epoch) == (30, 5)
+
+
 def test_workdir_with_another_config_is_refused(tmp_path):
   experiment.run_experiment(small_config(epochs=1, train_subset=256),
                             tmp_path)
@@ -115,7 +135,11 @@ def test_every_config_builds_and_runs_one_step(name, tmp_path):
     config.optimizers = config.optimizers[:1]
   config.trials, config.epochs = 1, 1
   config.batch_size = 16 if deep else 128
-  config.train_subset, config.test_subset = config.batch_size, 100
+  # Entropy-SGD's one update takes 1 + L = 6 batches.
+  config.train_subset = config.batch_size * (
+      1 + max(optimizers.grad_fn_steps(optimizers.parse(o))
+              for o in config.optimizers))
+  config.test_subset = 100
   config.eval_batch_size = 100
   config.data_dir = str(require_test_data())
   config.progress = False

@@ -129,6 +129,11 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
           # Build once now so bad hyper-parameters fail before training.
           optimizers.build(spec, total_steps=1, depth='shallow')
           runs.append(Run(model, dataset, spec, label, rate))
+  if config.augment and not all(
+      d.startswith('cifar10') for d in _tuple(config.datasets)):
+    raise ValueError(
+        'config.augment (pad-4 random crop + flip) is the CIFAR-10 recipe;'
+        ' set it only for cifar10 datasets.')
   if not runs:
     raise ValueError('config lists no runs: models, datasets, dropout_rates'
                      ' and optimizers must each be non-empty.')
@@ -346,7 +351,9 @@ def run_experiment(
     depth = 'shallow' if models.input_shape(run.model) == (28, 28, 1) else (
         'deep')
     options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
-    steps_per_epoch = len(data.train_labels) // config.batch_size
+    extra_steps = optimizers.grad_fn_steps(run.optimizer)
+    steps_per_epoch = (len(data.train_labels) // config.batch_size) // (
+        1 + extra_steps)  # optimizer updates
     program = trainer.TrialsProgram(
         lambda rngs, run=run, options=options: models.get_model(
             run.model, rngs=rngs, **options),
@@ -355,7 +362,8 @@ def run_experiment(
             key=key),
         data, seeds, batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size,
-        augment=augment.random_crop_flip if config.augment else None)
+        augment=augment.random_crop_flip if config.augment else None,
+        grad_fn_steps=extra_steps)
     run_dir = workdir / 'runs' / run.slug
     ckpt = RunCheckpoints(run_dir)
     theta = (ThetaDiagnostics(run_dir, run.optimizer, config.theta_every,

@@ -102,6 +102,11 @@ class TrialsProgram:
       (B, H, W, C), applied per trial on the device before normalisation,
       e.g. :func:`train.augment.random_crop_flip`. Each trial and step gets
       its own key.
+    grad_fn_steps: for optimizers whose ``update`` takes a gradient function
+      ``grad_fn(params, k)`` (Entropy-SGD: k = 0..L-1), the number of its
+      steps; each update then consumes ``1 + grad_fn_steps`` minibatches (a
+      fresh one per gradient evaluation, as the original), so an epoch is
+      still one pass over the data. 0 for ordinary optimizers.
 
   Raises:
     ValueError: for a batch size larger than the training set, or an
@@ -119,6 +124,7 @@ class TrialsProgram:
       eval_batch_size: int = 1000,
       devices: Sequence[jax.Device] | None = None,
       augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+      grad_fn_steps: int = 0,
   ):
     n_train = len(data.train_labels)
     n_test = len(data.test_labels)
@@ -134,6 +140,13 @@ class TrialsProgram:
     self.seeds = np.asarray(seeds, np.uint32)
     self.num_trials = len(self.seeds)
     self.steps_per_epoch = n_train // batch_size
+    self._grad_fn_steps = grad_fn_steps
+    # Optimizer updates per epoch; minibatches of 128 per update: 1 + steps.
+    self.updates_per_epoch = self.steps_per_epoch // (1 + grad_fn_steps)
+    if self.updates_per_epoch < 1:
+      raise ValueError(
+          f'{n_train} training images give no update of {1 + grad_fn_steps}'
+          f' batches of {batch_size}; use more data or a smaller batch.')
     self.batch_size = batch_size
     self._model_factory = model_factory
     self._optimizer_factory = optimizer_factory
@@ -187,23 +200,39 @@ class TrialsProgram:
   def _normalize(self, images):
     return (images.astype(jnp.float32) / 255.0 - self._mean) / self._std
 
-  def _train_step(self, carry: Carry, batch_idx, augment_key):
+  def _batch(self, batch_idx, augment_key):
     images = self._train_x[batch_idx]
     if self._augment is not None:
       images = self._augment(augment_key, images)
-    images = self._normalize(images)
-    labels = self._train_y[batch_idx]
+    return self._normalize(images), self._train_y[batch_idx]
 
-    def loss_fn(params):
-      model = nnx.merge(self._graph_train, params, carry.rest, copy=True)
-      logits = model(images)
-      loss = optax.softmax_cross_entropy_with_integer_labels(
-          logits, labels).mean()
-      return loss, nnx.split(model, nnx.Param, ...)[2]
+  def _loss_fn(self, params, rest, images, labels):
+    model = nnx.merge(self._graph_train, params, rest, copy=True)
+    loss = optax.softmax_cross_entropy_with_integer_labels(
+        model(images), labels).mean()
+    return loss, nnx.split(model, nnx.Param, ...)[2]
 
-    (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        carry.params)
-    updates, opt_state = self._tx.update(grads, carry.opt_state, carry.params)
+  def _train_step(self, carry: Carry, batch_idx, augment_key):
+    """One update from ``1 + grad_fn_steps`` minibatches (rows of batch_idx).
+
+    Row 0 gives the gradient passed as ``updates`` (and the BatchNorm and
+    RNG updates); rows 1.. are what ``grad_fn(params, k)`` uses, for
+    optimizers such as Entropy-SGD that evaluate the gradient at other
+    points (row k + 1 for step k; the model state is the same for all).
+    """
+    keys = jax.random.split(augment_key, batch_idx.shape[0])
+    images, labels = self._batch(batch_idx[0], keys[0])
+    (loss, rest), grads = jax.value_and_grad(self._loss_fn, has_aux=True)(
+        carry.params, carry.rest, images, labels)
+    extra = {}
+    if self._grad_fn_steps:
+      def grad_fn(params, k):
+        images, labels = self._batch(batch_idx[k + 1], keys[k + 1])
+        return jax.grad(self._loss_fn, has_aux=True)(
+            params, carry.rest, images, labels)[0]
+      extra['grad_fn'] = grad_fn
+    updates, opt_state = self._tx.update(grads, carry.opt_state, carry.params,
+                                         **extra)
     params = optax.apply_updates(carry.params, updates)
     return Carry(params, rest, opt_state), loss
 
@@ -220,13 +249,15 @@ class TrialsProgram:
   def _epoch_trial(self, carry: Carry, seed, epoch):
     order_key = jax.random.fold_in(
         jax.random.fold_in(jax.random.key(seed), 1), epoch)
-    n_used = self.steps_per_epoch * self.batch_size
+    per_update = 1 + self._grad_fn_steps
+    n_used = self.updates_per_epoch * per_update * self.batch_size
     perm = jax.random.permutation(order_key, self._train_y.shape[0])
-    batches = perm[:n_used].reshape(self.steps_per_epoch, self.batch_size)
-    # The trial's own augmentation stream: one key per (epoch, step).
+    batches = perm[:n_used].reshape(self.updates_per_epoch, per_update,
+                                    self.batch_size)
+    # The trial's own augmentation stream: one key per (epoch, update).
     augment_keys = jax.random.split(jax.random.fold_in(
         jax.random.fold_in(jax.random.key(seed), 2), epoch),
-                                    self.steps_per_epoch)
+                                    self.updates_per_epoch)
     carry, losses = jax.lax.scan(
         lambda c, xs: self._train_step(c, *xs), carry,
         (batches, augment_keys))
