@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from adadecay_optax._validation import check, concrete
+
 __all__ = ['AcceleratedSGDState', 'accelerated_sgd']
 
 
@@ -35,26 +37,6 @@ class AcceleratedSGDState(NamedTuple):
 
 
 # -- validation ---------------------------------------------------------------
-
-
-def _concrete(value) -> Optional[np.ndarray]:
-  """``value`` as a NumPy array, or None for a schedule or a tracer.
-
-  ``optax.inject_hyperparams`` rebuilds the transformation inside ``update``
-  with traced hyper-parameters; those cannot (and need not) be checked again.
-  """
-  if callable(value) or isinstance(value, jax.core.Tracer):
-    return None
-  return np.asarray(value)
-
-
-def _check(name: str, value, ok, requirement: str) -> None:
-  arr = _concrete(value)
-  if arr is None:
-    return
-  if (not np.issubdtype(arr.dtype, np.number)
-      or not np.all(np.isfinite(arr)) or not np.all(ok(arr))):
-    raise ValueError(f'{name} must be {requirement}, got {value!r}.')
 
 
 # -- the transformation -------------------------------------------------------
@@ -166,13 +148,13 @@ def accelerated_sgd(
     Gradient Descent for Least Squares Regression
     <https://arxiv.org/abs/1704.08227>`_, COLT 2018.
   """
-  _check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
-  _check('kappa', kappa, lambda v: v > 0, 'a float > 0')
-  _check('xi', xi, lambda v: v > 0, 'a float > 0')
-  _check('small_const', small_const, lambda v: (v > 0) & (v <= 1),
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
+  check('kappa', kappa, lambda v: v > 0, 'a float > 0')
+  check('xi', xi, lambda v: v > 0, 'a float > 0')
+  check('small_const', small_const, lambda v: (v > 0) & (v <= 1),
          'in (0, 1]')
-  _check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
-  k, x, c = _concrete(kappa), _concrete(xi), _concrete(small_const)
+  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
+  k, x, c = concrete(kappa), concrete(xi), concrete(small_const)
   if k is not None and x is not None and c is not None and np.any(
       c * c * x > k):
     raise ValueError(

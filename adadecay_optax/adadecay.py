@@ -34,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from adadecay_optax._validation import concrete
+
 __all__ = [
     'AdaDecayState',
     'RandomizedDecayState',
@@ -63,19 +65,8 @@ class RandomizedDecayState(NamedTuple):
 # -- validation ---------------------------------------------------------------
 
 
-def _concrete(value) -> Optional[np.ndarray]:
-  """Returns ``value`` as a NumPy array, or None when it is a tracer/schedule.
-
-  ``optax.inject_hyperparams`` rebuilds the transform inside ``update`` with
-  traced hyper-parameters; those cannot (and need not) be checked again.
-  """
-  if callable(value) or isinstance(value, jax.core.Tracer):
-    return None
-  return np.asarray(value)
-
-
 def _check_weight_decay(weight_decay) -> None:
-  value = _concrete(weight_decay)
+  value = concrete(weight_decay)
   if value is None:
     return
   if not np.issubdtype(value.dtype, np.number):
@@ -91,7 +82,7 @@ def _check_weight_decay(weight_decay) -> None:
 
 
 def _check_alpha(alpha) -> None:
-  value = _concrete(alpha)
+  value = concrete(alpha)
   if value is None:
     return
   if not np.issubdtype(value.dtype, np.number) or not np.all(

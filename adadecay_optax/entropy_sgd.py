@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from adadecay_optax._validation import check, concrete
+
 __all__ = ['EntropySGDState', 'entropy_sgd']
 
 # grad_fn(params, langevin_step) -> grads, with langevin_step an int32 scalar.
@@ -40,28 +42,8 @@ class EntropySGDState(NamedTuple):
 # -- validation ---------------------------------------------------------------
 
 
-def _concrete(value) -> Optional[np.ndarray]:
-  """``value`` as a NumPy array, or None for a schedule or a tracer.
-
-  ``optax.inject_hyperparams`` rebuilds the transformation inside ``update``
-  with traced hyper-parameters; those cannot (and need not) be checked again.
-  """
-  if callable(value) or isinstance(value, jax.core.Tracer):
-    return None
-  return np.asarray(value)
-
-
-def _check(name: str, value, ok, requirement: str) -> None:
-  arr = _concrete(value)
-  if arr is None:
-    return
-  if (not np.issubdtype(arr.dtype, np.number)
-      or not np.all(np.isfinite(arr)) or not np.all(ok(arr))):
-    raise ValueError(f'{name} must be {requirement}, got {value!r}.')
-
-
 def _check_num_steps(L) -> None:  # pylint: disable=invalid-name
-  arr = _concrete(L)
+  arr = concrete(L)
   if arr is None:
     return
   if (isinstance(L, bool) or arr.shape != ()
@@ -272,17 +254,17 @@ def entropy_sgd(  # pylint: disable=invalid-name
     Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
     <https://arxiv.org/abs/1907.08931>`_, 2019 (the ``L=5`` default).
   """
-  _check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
-  _check('momentum', momentum, lambda v: v >= 0, 'a float >= 0')
-  _check('damp', damp, lambda v: (v >= 0) & (v <= 1), 'in [0, 1]')
-  _check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
+  check('momentum', momentum, lambda v: v >= 0, 'a float >= 0')
+  check('damp', damp, lambda v: (v >= 0) & (v <= 1), 'in [0, 1]')
+  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
   _check_num_steps(L)
-  _check('eps', eps, lambda v: v >= 0, 'a float >= 0')
-  _check('g0', g0, lambda v: v >= 0, 'a float >= 0')
-  _check('g1', g1, lambda v: v > -1, 'a float > -1')
-  _check('langevin_learning_rate', langevin_learning_rate, lambda v: v > 0,
+  check('eps', eps, lambda v: v >= 0, 'a float >= 0')
+  check('g0', g0, lambda v: v >= 0, 'a float >= 0')
+  check('g1', g1, lambda v: v > -1, 'a float > -1')
+  check('langevin_learning_rate', langevin_learning_rate, lambda v: v > 0,
          'a float > 0')
-  _check('langevin_beta1', langevin_beta1, lambda v: (v >= 0) & (v < 1),
+  check('langevin_beta1', langevin_beta1, lambda v: (v >= 0) & (v < 1),
          'in [0, 1)')
   if not isinstance(nesterov, (bool, np.bool_)):
     raise ValueError(f'nesterov must be a bool, got {nesterov!r}.')

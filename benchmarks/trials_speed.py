@@ -7,7 +7,10 @@ that compiles, and prints epochs per second and the ratio
 T(N) / (N * T(1)): below 1, N trials together are cheaper than N runs.
 
 Synthetic uint8 images of the real size (timing does not depend on pixel
-values). Run from the repository root:
+values). Like ``python -m train``, it makes one XLA CPU device per core
+(train/cpu_devices.py): N trials are then sharded over the cores when N is
+a multiple of their number; N = 1 runs on one device with all cores. Run
+from the repository root:
 
   python benchmarks/trials_speed.py [--optimizer adadecay] [--trials 1 4 16]
 """
@@ -15,10 +18,14 @@ values). Run from the repository root:
 import argparse
 import time
 
-import jax
-import numpy as np
+from train import cpu_devices
 
-from train import models, optimizers, trainer
+cpu_devices.use_one_device_per_core()  # as `python -m train` does
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+
+from train import models, optimizers, trainer  # pylint: disable=wrong-import-position
 
 
 def main():

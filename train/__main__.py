@@ -7,10 +7,14 @@ command again resumes an interrupted experiment.
 
 import sys
 
-from absl import app
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
+from train import cpu_devices
+
+cpu_devices.use_one_device_per_core()  # before anything imports jax
+
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+from ml_collections import config_flags  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
@@ -53,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adadecay_optax import adadecay_theta
+from train import results
 
 __all__ = [
     'STATISTICS',
@@ -280,19 +280,7 @@ def _save_figure_atomic(fig: Any, path: str | os.PathLike[str]) -> pathlib.Path:
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fmt = path.suffix.lstrip('.').lower() or 'png'
-  tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
-  try:
-    with open(tmp, 'xb') as f:
-      fig.savefig(f, format=fmt, dpi=110)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.unlink(tmp)
-    except FileNotFoundError:
-      pass
-    raise
+  results.write_atomic(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
   return path
 
 

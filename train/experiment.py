@@ -251,9 +251,8 @@ class ThetaDiagnostics:
     samples = jax.device_get(self._samples(*first))
     arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
               for i, a in enumerate(pair)}
-    tmp = self._dir / f'.theta_samples_{epochs_done}.tmp.npz'
-    np.savez(tmp, **arrays)
-    os.replace(tmp, self._dir / f'theta_samples_{epochs_done}.npz')
+    results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
+                         lambda f: np.savez(f, **arrays))
     return diagnostics.flatten_statistics(stats)
 
   def plot(self):

@@ -35,7 +35,6 @@ import math
 import os
 import pathlib
 import re
-import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -129,7 +128,8 @@ def parse_label(label: str) -> tuple[str, dict[str, Any]]:
 def run_variant(label: str, run: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
   """The optimizer name and variant of one run of results.json.
 
-  The run's own ``optimizer`` and ``variant`` entries win over the label.
+  The run's own ``optimizer`` and (non-empty) ``variant`` entries win over
+  the label.
 
   Args:
     label: The run label (key of ``results['runs']``).
@@ -139,7 +139,7 @@ def run_variant(label: str, run: Mapping[str, Any]) -> tuple[str, dict[str, Any]
     (name, variant).
   """
   name, variant = parse_label(label)
-  if isinstance(run.get('variant'), Mapping):
+  if isinstance(run.get('variant'), Mapping) and run['variant']:
     variant = dict(run['variant'])
   if isinstance(run.get('optimizer'), str):
     name = run['optimizer']
@@ -473,19 +473,9 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
 
 def _save_png_atomic(fig: Any, path: pathlib.Path) -> None:
   """Renders to a temporary file in the same folder, then renames it."""
-  tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
-  try:
-    with open(tmp, 'xb') as f:
-      fig.savefig(f, format='png', dpi=120, bbox_inches='tight')  # keeps outside legends
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.unlink(tmp)
-    except FileNotFoundError:
-      pass
-    raise
+  # bbox_inches='tight' keeps outside legends.
+  results_lib.write_atomic(path, lambda f: fig.savefig(
+      f, format='png', dpi=120, bbox_inches='tight'))
 
 
 # ----------------------------------------------------------------------------

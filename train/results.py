@@ -57,8 +57,8 @@ import os
 import pathlib
 import secrets
 import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -100,20 +100,20 @@ def _fsync_dir(directory: pathlib.Path) -> None:
     os.close(fd)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-  """Writes UTF-8 ``text`` to ``path`` so that readers see old or new, never half.
+def write_atomic(path: str | os.PathLike[str],
+                 write: Callable[[BinaryIO], Any]) -> None:
+  """Writes a file so that readers see the old or the new content, never half.
 
-  The text goes to a uniquely named temporary file in the same directory
-  (``os.replace`` is atomic only within one file system), is flushed and
-  fsync'ed, and then renamed over ``path``. On any error the temporary file
-  is removed and an existing ``path`` is left untouched.
+  ``write(f)`` fills a uniquely named temporary file in the same directory
+  (``os.replace`` is atomic only within one file system), which is flushed,
+  fsync'ed and renamed over ``path``. On any error the temporary file is
+  removed and an existing ``path`` is left untouched.
 
   Args:
     path: Destination file; its directory must exist.
-    text: Content, written as UTF-8 bytes without newline translation.
+    write: Called with the temporary file, opened for binary writing.
   """
   path = pathlib.Path(path)
-  data = text.encode('utf-8')
   tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
   # O_EXCL: never clobber another writer's temp file; mode 0o666 & ~umask
   # gives the same permissions as a plain open().
@@ -121,7 +121,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
                0o666)
   try:
     with os.fdopen(fd, 'wb') as f:
-      f.write(data)
+      write(f)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -132,6 +132,12 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
       pass
     raise
   _fsync_dir(path.parent)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+  """Writes UTF-8 ``text`` to ``path`` atomically (see `write_atomic`)."""
+  data = text.encode('utf-8')
+  write_atomic(path, lambda f: f.write(data))
 
 
 def _plain(obj: Any) -> Any:
