@@ -112,7 +112,9 @@ def _normalized_gradient(g: jax.Array) -> jax.Array:
   magnitudes) gets ĝ = 0 exactly: that is decided by max|g| == min|g|, since
   the rounded mean of equal numbers need not equal them and a std of rounding
   noise would otherwise give ĝ = ±1. No epsilon is added, so ĝ (hence θ) is
-  invariant to a positive rescaling of g.
+  invariant to a positive rescaling of g (exactly for powers of two, up to
+  rounding otherwise). Limit: the sum of |g| over the leaf must stay below
+  the largest float32 (about 3.4e38); beyond, the loss itself has overflowed.
 
   Args:
     g: a gradient leaf of any shape and floating dtype.
@@ -122,7 +124,9 @@ def _normalized_gradient(g: jax.Array) -> jax.Array:
   """
   a = jnp.abs(g.astype(_stats_dtype(g.dtype)))  # eq. 10
   mean = jnp.mean(a)
-  b = a * jnp.where(mean > 0, 1 / mean, 1)  # |g| / mean|g|, mean(b) = 1
+  # A division, not a product with 1/mean: 1/mean is subnormal (flushed to
+  # zero on CPU) for means above ~1e38.
+  b = a / jnp.where(mean > 0, mean, 1)  # |g| / mean|g|, mean(b) = 1
   std = jnp.sqrt(jnp.mean(jnp.square(b - 1)))  # population std of b
   spread = (jnp.max(a) > jnp.min(a)) & (std > 0)
   return jnp.where(spread, (b - 1) / jnp.where(spread, std, 1), 0)

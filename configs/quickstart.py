@@ -15,7 +15,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Runs: the product models × datasets × dropout_rates × optimizers.
   config.models = ('nn2',)  # train.models.MODELS
   config.datasets = ('fashion_mnist',)  # mnist, fashion_mnist, cifar10, ...
-  # train.optimizers: sgd, adadecay, randomized, rmsprop, adam,
+  # train.optimizers: sgd, adadecay, randomized, rmsprop, adam, entropy_sgd,
   # accelerated_sgd; 'name(alpha=8, weight_decay=1e-3, learning_rate=0.05)'.
   config.optimizers = ('sgd', 'adadecay')
   config.dropout_rates = (0.0,)  # P of the 28x28 models (paper Fig. 2)

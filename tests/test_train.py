@@ -109,6 +109,24 @@ def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
   assert (program.steps_per_epoch, program.updates_per_epoch) == (30, 5)
 
 
+def test_several_groups_are_paired_within_each_group(tmp_path):
+  config = small_config(datasets=('mnist', 'fashion_mnist'), epochs=1,
+                        train_subset=1280, trials=3)
+  written = experiment.run_experiment(config, tmp_path)
+  assert list(written['runs']) == [
+      'nn2/mnist/sgd', 'nn2/mnist/adadecay',
+      'nn2/fashion_mnist/sgd', 'nn2/fashion_mnist/adadecay']
+  for dataset in ('mnist', 'fashion_mnist'):
+    vs = written['runs'][f'nn2/{dataset}/adadecay']['vs_baseline']
+    assert vs['baseline_run'] == f'nn2/{dataset}/sgd'
+    a = np.asarray(written['runs'][f'nn2/{dataset}/adadecay']['test_accuracy'])
+    b = np.asarray(written['runs'][f'nn2/{dataset}/sgd']['test_accuracy'])
+    np.testing.assert_allclose(vs['mean'], np.mean(a[:, -1] - b[:, -1]),
+                               atol=1e-12)
+  table = (tmp_path / 'table.md').read_text()
+  assert 'dataset mnist' in table and 'dataset fashion_mnist' in table
+
+
 def test_workdir_with_another_config_is_refused(tmp_path):
   experiment.run_experiment(small_config(epochs=1, train_subset=256),
                             tmp_path)
@@ -187,6 +205,34 @@ def test_optimizer_labels_parse():
                                           alpha=8.0)
   with pytest.raises(ValueError, match='needs a number'):
     optimizers.parse('sgd(weight_decay=big)')
+  with pytest.raises(ValueError, match='alpha given twice'):
+    optimizers.parse('adadecay(alpha=8,alpha=4)')
+  with pytest.raises(ValueError, match='sgd has no alpha'):
+    optimizers.parse('sgd(alpha=8)')
+  with pytest.raises(ValueError, match='learning_rate must be >= 0'):
+    optimizers.parse('adam(learning_rate=-1)')
+  assert optimizers.canonical_label(' adadecay( alpha = 8,weight_decay=1e-3 )'
+                                    ) == 'adadecay(alpha=8, weight_decay=1e-3)'
+  # The same settings spelled twice are one run.
+  from configs import quickstart
+  config = quickstart.get_config()
+  config.optimizers = ('adadecay', 'adadecay(alpha=4)')
+  with pytest.raises(ValueError, match='same run twice'):
+    experiment.validate(config)
+
+
+def test_failed_start_leaves_the_workdir_free(tmp_path):
+  # No data there: the run fails before training and claims nothing.
+  with pytest.raises(experiment.data_lib.DataError):
+    experiment.run_experiment(small_config(data_dir=str(tmp_path / 'none')),
+                              tmp_path / 'w')
+  assert not (tmp_path / 'w' / 'config.json').exists()
+  # Fields that do not change results may differ on resume.
+  config = small_config(epochs=1, train_subset=256)
+  experiment.run_experiment(config, tmp_path / 'w')
+  config.eval_batch_size, config.tensorboard = 500, True
+  again = experiment.run_experiment(config, tmp_path / 'w')
+  assert again['runs']['sgd']['trials'] == 2
 
 
 _SHARDED = textwrap.dedent('''

@@ -35,6 +35,10 @@ def main(argv):
   except (ValueError, data.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
+  except KeyboardInterrupt:
+    print('\ninterrupted: run the same command again to resume from the last'
+          ' completed epoch.', file=sys.stderr)
+    return 130
   if written is not None:
     print(results.format_table(written))
     print(f'\nresults: {_WORKDIR.value}/results.json, accuracy.csv, table.md')

@@ -696,13 +696,19 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *,
 
     Raises:
       ValueError: ``name`` is not in :data:`DATASETS`.
-      DataError: no copy was found (the message lists every place looked at
+      DataError: ``data_dir`` is not a folder; no copy was found (the message
+        lists every place looked at
         and how to get the data), a found copy is incomplete, truncated,
         altered or of another dataset (the message names the file), or a
         requested download failed.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        # A typo must not silently fall through to another copy.
+        raise DataError(f"data_dir {str(data_dir)!r} is not a folder; fix the path, or leave"
+                        f" it unset to search ${DATA_DIR_ENV}, /usr/share/datasets, TFDS and"
+                        " the download cache.")
     if name in _MIRRORS:
         return _load_mnist_family(name, data_dir, download)
     if name == "cifar10":

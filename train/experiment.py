@@ -128,7 +128,8 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
           spec = optimizers.parse(label)
           # Build once now so bad hyper-parameters fail before training.
           optimizers.build(spec, total_steps=1, depth='shallow')
-          runs.append(Run(model, dataset, spec, label, rate))
+          runs.append(Run(model, dataset, spec, optimizers.canonical_label(
+              label), rate))
   if config.augment and not all(
       d.startswith('cifar10') for d in _tuple(config.datasets)):
     raise ValueError(
@@ -137,9 +138,12 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
   if not runs:
     raise ValueError('config lists no runs: models, datasets, dropout_rates'
                      ' and optimizers must each be non-empty.')
-  labels = [(r.group, r.label) for r in runs]
-  if len(set(labels)) != len(labels):
-    raise ValueError('config lists the same run twice; remove duplicates.')
+  keys = [(r.group, r.optimizer, r.dropout_rate) for r in runs]
+  if len(set(keys)) != len(keys):
+    twice = sorted({r.label for r, k in zip(runs, keys) if keys.count(k) > 1})
+    raise ValueError(
+        f'config lists the same run twice ({twice} are the same optimizer'
+        ' settings); remove duplicates.')
   return runs
 
 
@@ -286,23 +290,45 @@ def _load_data(config, dataset: str) -> tuple[trainer.ArrayData, str]:
   return arrays, source
 
 
-def _check_workdir_config(workdir: pathlib.Path, config) -> None:
-  """Refuses to resume a workdir that was started with another config."""
-  path = workdir / 'config.json'
-  current = json.loads(config.to_json_best_effort(sort_keys=True))
-  current.pop('progress', None)  # does not change results
-  if path.exists():
-    previous = json.loads(path.read_text())
-    previous.pop('progress', None)
+# Fields that do not change a run's results: a workdir may be resumed with
+# other values (e.g. the data found elsewhere, logging switched on).
+RESULT_NEUTRAL_FIELDS = ('progress', 'data_dir', 'download', 'eval_batch_size',
+                         'tensorboard', 'theta_every')
+
+
+class _WorkdirConfig:
+  """The config a workdir's results belong to, in ``config.json``.
+
+  ``check`` refuses a workdir holding another config; ``claim`` writes the
+  file, which happens only when training starts, so a run that failed before
+  (no data, a bad batch size) leaves the workdir free.
+  """
+
+  def __init__(self, workdir: pathlib.Path, config):
+    self._path = workdir / 'config.json'
+    self._current = json.loads(config.to_json_best_effort(sort_keys=True))
+
+  @staticmethod
+  def _relevant(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k not in RESULT_NEUTRAL_FIELDS}
+
+  def check(self) -> None:
+    if not self._path.exists():
+      return
+    previous = self._relevant(json.loads(self._path.read_text()))
+    current = self._relevant(self._current)
     if previous != current:
       diff = sorted(k for k in set(previous) | set(current)
                     if previous.get(k) != current.get(k))
+      workdir = self._path.parent
       raise ValueError(
           f'{workdir} holds an experiment with another config (fields'
           f' {diff} differ). Use a new --workdir, or delete {workdir} to'
           ' start over.')
-  else:
-    results.write_json_atomic(path, current)
+
+  def claim(self) -> None:
+    if not self._path.exists():
+      results.write_json_atomic(self._path, self._current)
 
 
 def run_experiment(
@@ -332,7 +358,8 @@ def run_experiment(
   runs = validate(config)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  _check_workdir_config(workdir, config)
+  workdir_config = _WorkdirConfig(workdir, config)
+  workdir_config.check()
   seeds = [config.seed + i for i in range(config.trials)]
   epochs = config.epochs
   finished: dict[str, dict[str, Any]] = {}
@@ -373,6 +400,7 @@ def run_experiment(
         run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth)
     tb = tensorboard.make_logger(
         workdir / 'tensorboard' / run.slug if config.tensorboard else None)
+    workdir_config.claim()  # data found and program built: training starts
     done = min(ckpt.latest_epoch(), epochs)
     shape = (config.trials, epochs)
     if done:
@@ -390,12 +418,11 @@ def run_experiment(
         ckpt.close()
         tb.close()
         bar.close()
-        log(f'stopped after the requested epochs; run again to resume.')
+        log('stopped after the requested epochs; run again to resume.')
         return None
       carry, loss, acc = program.run_epoch(carry, epoch)
       history['train_loss'][:, epoch] = np.asarray(loss)
       history['test_accuracy'][:, epoch] = np.asarray(acc)
-      ckpt.save(epoch + 1, carry, history)
       scalars = {'test_accuracy': history['test_accuracy'][:, epoch],
                  'train_loss': history['train_loss'][:, epoch],
                  'learning_rate': float(lr((epoch + 1) * steps_per_epoch))
@@ -403,6 +430,8 @@ def run_experiment(
       if theta is not None and theta.due(epoch + 1):
         scalars.update(theta.record(epoch + 1, program, carry))
       tb.scalars(epoch + 1, tensorboard.trial_scalars(scalars, prefix=run.label))
+      # Last: an interruption before this redoes the epoch and its logging.
+      ckpt.save(epoch + 1, carry, history)
       if budget is not None:
         budget -= 1
       bar.set_postfix_str(
@@ -414,8 +443,11 @@ def run_experiment(
     tb.close()
     if theta is not None:
       theta.plot()
-    finished[run.label if len(runs) == len({r.label for r in runs})
-             else f'{run.group} {run.label}'] = {
+    # One group: the plain labels; several: 'model/dataset/label', so each
+    # group's 'sgd' is found as its baseline (results.write_results).
+    single_group = len({r.group for r in runs}) == 1
+    finished[run.label if single_group
+             else f'{run.model}/{run.dataset}/{run.label}'] = {
         'test_accuracy': history['test_accuracy'],
         'train_loss': history['train_loss'],
         'seeds': seeds,

@@ -30,6 +30,7 @@ Section IV of Nakamura & Hong (2019):
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -212,12 +213,23 @@ def build(
                                key=key)
 
 
+# Which optimizers read which OptimizerSpec fields (learning_rate: all).
+_USES_ALPHA = ('adadecay', 'randomized')
+
+
+def canonical_label(label: str) -> str:
+  """'adadecay( alpha = 8 )' -> 'adadecay(alpha=8)': no spaces but ', '."""
+  return re.sub(r'\s+', '', label).replace(',', ', ')
+
+
 def parse(label: str) -> OptimizerSpec:
   """Parses 'adadecay' or 'adadecay(alpha=8, weight_decay=1e-3)'.
 
   Raises:
     ValueError: with the offending text, for an unknown optimizer or field,
-      or a value that is not a number.
+      a field given twice or one the optimizer does not use (``alpha`` outside
+      adadecay and randomized), a value that is not a number, or a negative
+      ``learning_rate`` or ``weight_decay``.
   """
   label = label.strip()
   name, _, rest = label.partition('(')
@@ -234,10 +246,19 @@ def parse(label: str) -> OptimizerSpec:
         raise ValueError(
             f'Bad optimizer spec {label!r}: {item!r} is not one of'
             f' {sorted(fields)}=<number>.')
+      if key in kwargs:
+        raise ValueError(f'Bad optimizer spec {label!r}: {key} given twice.')
+      if key == 'alpha' and name not in _USES_ALPHA:
+        raise ValueError(
+            f'Bad optimizer spec {label!r}: {name} has no alpha (only'
+            f' {", ".join(_USES_ALPHA)} do).')
       try:
         kwargs[key] = float(value)
       except ValueError:
         raise ValueError(
             f'Bad optimizer spec {label!r}: {key} needs a number, got'
             f' {value.strip()!r}.') from None
+      if key in ('learning_rate', 'weight_decay') and not kwargs[key] >= 0:
+        raise ValueError(
+            f'Bad optimizer spec {label!r}: {key} must be >= 0.')
   return OptimizerSpec(name=name, **kwargs)

@@ -36,6 +36,7 @@ import os
 import pathlib
 import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -345,8 +346,10 @@ def _select(results: Mapping[str, Any], group: Any) -> list[str]:
 
 
 def _subtitle(results: Mapping[str, Any], labels: Sequence[str]) -> str:
-  return (f'{results.get("experiment", "")}; data: {results.get("data_source", "n/a")}; '
+  text = (f'{results.get("experiment", "")}; data: {results.get("data_source", "n/a")}; '
           f'{_shape_text(results, labels)}')
+  # Data sources name whole paths: wrap so the figure keeps its width.
+  return '\n'.join(textwrap.wrap(text, 90))
 
 
 def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: Any = _ALL) -> Any:

@@ -448,7 +448,8 @@ def format_table(results: Mapping[str, Any]) -> str:
       shapes[l] = (runs[l].get('trials', s.get('trials')), runs[l].get('epochs', s.get('epochs')))
     if len(set(shapes.values())) == 1:
       t, e = next(iter(shapes.values()))
-      size = f'{t} trials × {e} epochs'
+      size = (f'{t} trial{"s" * (t != 1)} ×'
+              f' {e} epoch{"s" * (e != 1)}')
     else:
       size = 'trials × epochs: ' + ', '.join(f'{l} {t}×{e}' for l, (t, e) in shapes.items())
     head = (f'### {_group_title(group, config, experiment)} '
