@@ -141,7 +141,7 @@ class TrialsProgram:
     self.num_trials = len(self.seeds)
     self.steps_per_epoch = n_train // batch_size
     self._grad_fn_steps = grad_fn_steps
-    # Optimizer updates per epoch; minibatches of 128 per update: 1 + steps.
+    # Optimizer updates per epoch; each uses 1 + grad_fn_steps minibatches.
     self.updates_per_epoch = self.steps_per_epoch // (1 + grad_fn_steps)
     if self.updates_per_epoch < 1:
       raise ValueError(
@@ -156,7 +156,6 @@ class TrialsProgram:
     devices = list(devices if devices is not None else jax.devices())
     if self.num_trials % len(devices):
       devices = devices[:1]
-
     mesh = Mesh(np.array(devices), ('trials',))
     self._trial_sharding = NamedSharding(mesh, P('trials'))
     self._replicated = NamedSharding(mesh, P())
