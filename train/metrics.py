@@ -77,8 +77,27 @@ def _none_to_nan(x: Any) -> float:
   return math.nan if x is None else float(x)
 
 
+class _JsonRecord:
+  """``to_dict`` / ``from_dict`` for the frozen result dataclasses below."""
+
+  _NULLABLE: tuple[str, ...] = ()
+
+  def to_dict(self) -> dict[str, Any]:
+    """Returns a strict-JSON-serialisable dict (NaN becomes None)."""
+    d = dataclasses.asdict(self)
+    return {k: _nan_to_none(v) for k, v in d.items()}
+
+  @classmethod
+  def from_dict(cls, d: dict[str, Any]):
+    """Inverse of `to_dict` (None becomes NaN)."""
+    kw = dict(d)
+    for k in cls._NULLABLE:
+      kw[k] = _none_to_nan(kw[k])
+    return cls(**kw)
+
+
 @dataclasses.dataclass(frozen=True)
-class Summary:
+class Summary(_JsonRecord):
   """Statistics of one optimizer's trials; accuracies as fractions in [0, 1].
 
   Attributes:
@@ -118,22 +137,12 @@ class Summary:
   confidence: float
   ci_method: str
 
-  def to_dict(self) -> dict[str, Any]:
-    """Returns a strict-JSON-serialisable dict (NaN becomes None)."""
-    d = dataclasses.asdict(self)
-    return {k: _nan_to_none(v) for k, v in d.items()}
-
-  @classmethod
-  def from_dict(cls, d: dict[str, Any]) -> 'Summary':
-    """Inverse of `to_dict` (None becomes NaN)."""
-    kw = dict(d)
-    for k in ('ave', 'max', 'std', 'ci_low', 'ci_high'):
-      kw[k] = _none_to_nan(kw[k])
-    return cls(**kw)
+  # Fields that may be NaN (stored as null in JSON).
+  _NULLABLE = ('ave', 'max', 'std', 'ci_low', 'ci_high')
 
 
 @dataclasses.dataclass(frozen=True)
-class PairedDifference:
+class PairedDifference(_JsonRecord):
   """Paired difference A - B of per-trial last-epochs means (same seeds).
 
   Differences are in accuracy fractions: 0.01 is one percentage point.
@@ -166,18 +175,7 @@ class PairedDifference:
   confidence: float
   ci_method: str
 
-  def to_dict(self) -> dict[str, Any]:
-    """Returns a strict-JSON-serialisable dict (NaN becomes None)."""
-    d = dataclasses.asdict(self)
-    return {k: _nan_to_none(v) for k, v in d.items()}
-
-  @classmethod
-  def from_dict(cls, d: dict[str, Any]) -> 'PairedDifference':
-    """Inverse of `to_dict` (None becomes NaN)."""
-    kw = dict(d)
-    for k in ('mean', 'trimmed_mean', 'ci_low', 'ci_high'):
-      kw[k] = _none_to_nan(kw[k])
-    return cls(**kw)
+  _NULLABLE = ('mean', 'trimmed_mean', 'ci_low', 'ci_high')
 
 
 def validate_accuracy(acc: Any, name: str = 'acc') -> np.ndarray:
