@@ -16,7 +16,7 @@ References:
   <https://arxiv.org/abs/1704.08227>`_, COLT 2018.
 """
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import chex
 import jax

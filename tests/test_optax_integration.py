@@ -5,7 +5,6 @@ In the spirit of optax/contrib/_common_test.py: every optimizer listed in
 dtypes, MultiSteps, lax.cond stability, apply_if_finite, no recompilation).
 """
 
-import functools
 import os
 import subprocess
 import sys

@@ -18,14 +18,13 @@ import pathlib
 import platform
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
-from flax import nnx
 from tqdm import tqdm
 
 from train import data as data_lib
