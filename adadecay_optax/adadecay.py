@@ -102,34 +102,96 @@ def _stats_dtype(dtype) -> jnp.dtype:
   return jnp.promote_types(dtype, jnp.float32)
 
 
-def _normalized_gradient(g: jax.Array) -> jax.Array:
-  """Returns eq. 11, ĝ = (|g| - mean|g|) / std|g|, over all of ``g``.
+_PIVOT_PICKS = 16
 
-  Computed as ĝ = (b - 1) / std(b) with b = |g| / mean|g|, the same quantity:
-  dividing by the mean first keeps the squares in range for gradients near
-  1e-20 or 1e20, where (|g| - mean)^2 would underflow or overflow in float32.
-  A leaf whose |g| is constant (one element, a scalar, all zeros, or equal
-  magnitudes) gets ĝ = 0 exactly: that is decided by max|g| == min|g|, since
-  the rounded mean of equal numbers need not equal them and a std of rounding
-  noise would otherwise give ĝ = ±1. No epsilon is added, so ĝ (hence θ) is
-  invariant to a positive rescaling of g (exactly for powers of two, up to
-  rounding otherwise). Limit: the sum of |g| over the leaf must stay below
-  the largest float32 (about 3.4e38); beyond, the loss itself has overflowed.
+
+def _pivot(g: jax.Array) -> jax.Array:
+  """min |g| over up to 16 fixed elements of ``g`` spread over the leaf.
+
+  The shift of the mean's sum in :func:`_moments`. Being the magnitude of an
+  element, it equals every |g| of a constant leaf, which makes that case
+  exact; being the smallest of several, it is not a far outlier unless all
+  the picks are (an outlier shift costs accuracy: terms |g| - k then round
+  on the outlier's scale). Picks sit at the middle of 16 equal blocks, offset
+  by their block number so that they do not all fall in one channel of a
+  kernel. They are taken by multi-index, so a sharded leaf is not gathered.
+  """
+  n = g.size
+  if n <= _PIVOT_PICKS:
+    picks = range(n)
+  else:
+    picks = sorted({((2 * i + 1) * n // (2 * _PIVOT_PICKS) + i) % n
+                    for i in range(_PIVOT_PICKS)})
+  return jnp.min(jnp.abs(jnp.stack(
+      [g[np.unravel_index(i, g.shape)] for i in picks])))
+
+
+def _pow2_reciprocal(x: jax.Array) -> jax.Array:
+  """2^-e for x = f·2^e, f in [0.5, 1): so x·result lies in [0.5, 1).
+
+  Multiplying by a power of two is exact, so rescaling by it changes no
+  rounding and keeps θ bit-identical under power-of-two gradient scalings.
+  e is clipped to [-126, 126] so the result stays a normal float32 (CPUs
+  flush subnormals to zero); x <= 0 gives 1.
+  """
+  _, e = jnp.frexp(jnp.where(x > 0, x, 1))
+  return jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(e, -126, 126))
+
+
+def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Returns (mean|g|, 1/std|g|) over all of ``g``, for eq. 11.
+
+  Two passes over ``g``, the exact two-pass algorithm (no one-pass
+  E[a²] - E[a]² cancellation):
+
+  1. the mean about a pivot k (:func:`_pivot`, itself a |g| of the leaf):
+     mean = k + Σ(|g| - k)/n;
+  2. the population variance about that mean: Σ(|g| - mean)²/n, summed on
+     |g| rescaled by the power of two that brings the mean into [0.5, 1), so
+     no square underflows or overflows for gradients from 1e-30 to 1e30.
+
+  The pivot makes the constant case exact: if every |g| equals k, every term
+  of pass 1 is exactly 0, the mean is exactly k, and so is every term of
+  pass 2; when some |g| differs from the mean, its rescaled square is at
+  least ~2^-50 and the sum is positive. So "|g| constant" (one element, a
+  scalar, all zeros, equal magnitudes) is exactly "Σ(|g| - mean)² = 0"; then
+  1/std is returned as 0, which gives ĝ = 0 and θ = 1 exactly. No epsilon is
+  added, so ĝ (hence θ) is invariant to a positive rescaling of g (bit for
+  bit for powers of two, whose products are exact). Each pass is a single
+  fused reduction that reads ``g`` and nothing else. Limit: Σ|g| over the
+  leaf must stay below the largest float32 (about 3.4e38).
 
   Args:
     g: a gradient leaf of any shape and floating dtype.
 
   Returns:
-    ĝ with the shape of ``g``, in float32 (or the wider dtype of ``g``).
+    Two scalars in float32 (or the wider dtype of ``g``): mean|g| and
+    1/std|g|, the latter 0 when |g| is constant over the leaf.
   """
-  a = jnp.abs(g.astype(_stats_dtype(g.dtype)))  # eq. 10
-  mean = jnp.mean(a)
-  # A division, not a product with 1/mean: 1/mean is subnormal (flushed to
-  # zero on CPU) for means above ~1e38.
-  b = a / jnp.where(mean > 0, mean, 1)  # |g| / mean|g|, mean(b) = 1
-  std = jnp.sqrt(jnp.mean(jnp.square(b - 1)))  # population std of b
-  spread = (jnp.max(a) > jnp.min(a)) & (std > 0)
-  return jnp.where(spread, (b - 1) / jnp.where(spread, std, 1), 0)
+  g = g.astype(_stats_dtype(g.dtype))
+  n = g.size
+  k = _pivot(g)
+  mean = k + jnp.sum(jnp.abs(g) - k) / n  # eq. 10, then its mean
+  s = _pow2_reciprocal(mean)
+  # |g·s| rather than |g|·s: a second jnp.abs(g) would be shared with pass 1,
+  # and XLA:CPU then writes |g| out to memory instead of fusing it into both.
+  sum_sq = jnp.sum(jnp.square(jnp.abs(g * s) - mean * s))  # n·var·s²
+  spread = sum_sq > 0
+  inv_std = jnp.where(spread, s / jnp.sqrt(jnp.where(spread, sum_sq / n, 1)),
+                      0)
+  return mean, inv_std
+
+
+def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
+  """Eqs. 10-12 for one leaf: θ = S(ĝ; α), ĝ = (|g| - mean|g|) / std|g|."""
+  mean, inv_std = _moments(g)
+  g = g.astype(mean.dtype)
+  # |g| (eq. 10) as max(g, -g), the same value: spelt differently from the
+  # reductions' jnp.abs(g) so that XLA does not materialise a shared |g|.
+  a = jnp.maximum(g, -g)
+  # -α ĝ = (a - mean)·(-α/std). A constant leaf has 1/std = 0, so the
+  # exponent is exactly 0 and θ exactly 1.
+  return 2 / (1 + jnp.exp((a - mean) * (-jnp.asarray(alpha, a.dtype) * inv_std)))
 
 
 def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:
@@ -161,8 +223,7 @@ def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:
   """
   _check_alpha(alpha)
   return jax.tree.map(
-      lambda g: None if g is None else _sigmoid_theta(
-          _normalized_gradient(g), alpha),
+      lambda g: None if g is None else _adaptive_theta(g, alpha),
       updates,
       is_leaf=lambda x: x is None,
   )

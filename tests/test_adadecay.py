@@ -86,6 +86,32 @@ def test_theta_extreme_magnitudes_match_reference():
         rtol=1e-5, err_msg=str(scale))
 
 
+
+@pytest.mark.parametrize('cv, alphas', [(0.1, (1.0, 4.0, 8.0)), (0.03, (4.0,))])
+def test_theta_low_spread_leaf_matches_reference(cv, alphas):
+  # |g| = 1 ± cv: the one-pass variance E[a²] - E[a]² cancels here (its error
+  # grows like 1/cv², measured 3e-5 to 3e-3 in float32), the two-pass one
+  # does not. 65,536 elements, random signs.
+  rng = np.random.default_rng(5)
+  shape = (256, 256)
+  g = ((1 + cv * rng.normal(size=shape)) * rng.choice([-1, 1], shape)
+       ).astype(np.float32)
+  for alpha in alphas:
+    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
+                       reference_theta(g, alpha), f'cv={cv} alpha={alpha}')
+
+
+def test_theta_structured_conv_kernel_matches_reference():
+  # A structured kernel: one dead output channel (|g| = 0, a ReLU unit that
+  # never fires) and one 1e4 times hotter than the rest.
+  rng = np.random.default_rng(6)
+  g = rng.normal(size=(3, 3, 64, 128)).astype(np.float32)
+  g[..., 0] = 0
+  g[..., 1] *= 1e4
+  for alpha in (-1.0, 4.0, 8.0):
+    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
+                       reference_theta(g, alpha), f'alpha={alpha}')
+
 def test_theta_is_in_open_interval_and_centred():
   grads, _ = random_tree(seed=1, big=False)
   # (0, 2) exactly; in float32, 2/(1+e^-x) rounds to 2 for x > 17, and to 0
