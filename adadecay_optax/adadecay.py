@@ -117,13 +117,16 @@ def _pivot(g: jax.Array) -> jax.Array:
   kernel. They are taken by multi-index, so a sharded leaf is not gathered.
   """
   n = g.size
+  if g.ndim == 0:
+    return jnp.abs(g)
+  if n == 0:
+    return jnp.zeros((), g.dtype)
   if n <= _PIVOT_PICKS:
     picks = range(n)
   else:
     picks = sorted({((2 * i + 1) * n // (2 * _PIVOT_PICKS) + i) % n
                     for i in range(_PIVOT_PICKS)})
-  return jnp.min(jnp.abs(jnp.stack(
-      [g[np.unravel_index(i, g.shape)] for i in picks])))
+  return jnp.min(jnp.abs(g[np.unravel_index(np.array(picks, np.intp), g.shape)]))
 
 
 def _pow2_reciprocal(x: jax.Array) -> jax.Array:
@@ -158,8 +161,11 @@ def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
   1/std is returned as 0, which gives ĝ = 0 and θ = 1 exactly. No epsilon is
   added, so ĝ (hence θ) is invariant to a positive rescaling of g (bit for
   bit for powers of two, whose products are exact). Each pass is a single
-  fused reduction that reads ``g`` and nothing else. Limit: Σ|g| over the
-  leaf must stay below the largest float32 (about 3.4e38).
+  fused reduction that reads ``g`` and nothing else. Limits: Σ|g| over the
+  leaf must stay below the largest float32 (about 3.4e38); differences
+  between |g| values smaller than float32's least normal number (1.2e-38)
+  are flushed to zero on CPU, which matters only for leaves below ~1e-31
+  whose magnitudes differ in the last few bits.
 
   Args:
     g: a gradient leaf of any shape and floating dtype.
@@ -177,9 +183,12 @@ def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
   # and XLA:CPU then writes |g| out to memory instead of fusing it into both.
   sum_sq = jnp.sum(jnp.square(jnp.abs(g * s) - mean * s))  # n·var·s²
   spread = sum_sq > 0
-  inv_std = jnp.where(spread, s / jnp.sqrt(jnp.where(spread, sum_sq / n, 1)),
-                      0)
-  return mean, inv_std
+  # s/sqrt(.) overflows only for means below ~1e-28 with a spread of a few
+  # ulps; capped at the largest float (see _adaptive_theta), θ still goes to
+  # its limit, 0 or 2, and stays exactly 1 where |g| equals the mean.
+  inv_std = jnp.minimum(s / jnp.sqrt(jnp.where(spread, sum_sq / n, 1)),
+                        jnp.finfo(g.dtype).max)
+  return mean, jnp.where(spread, inv_std, 0)
 
 
 def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
@@ -190,8 +199,11 @@ def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
   # reductions' jnp.abs(g) so that XLA does not materialise a shared |g|.
   a = jnp.maximum(g, -g)
   # -α ĝ = (a - mean)·(-α/std). A constant leaf has 1/std = 0, so the
-  # exponent is exactly 0 and θ exactly 1.
-  return 2 / (1 + jnp.exp((a - mean) * (-jnp.asarray(alpha, a.dtype) * inv_std)))
+  # exponent is exactly 0 and θ exactly 1. The factor is kept finite so that
+  # a - mean = 0 gives 0, not inf·0.
+  big = jnp.finfo(a.dtype).max
+  factor = jnp.clip(-jnp.asarray(alpha, a.dtype) * inv_std, -big, big)
+  return 2 / (1 + jnp.exp((a - mean) * factor))
 
 
 def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:

@@ -5,9 +5,18 @@
 (b) a full jitted SGD-momentum training step of a 784-512-512-10 MLP at batch
     128, ``adadecay_sgd`` vs ``sgd_with_weight_decay``.
 
-Prints the median time of each and their ratio. Run from the repository root:
+The two programs take turns in blocks of calls; each pair of adjacent blocks
+gives one ratio, and the script prints the median ratio with the range of the
+middle half of the pairs, plus each program's median time. Pairing adjacent
+blocks keeps the ratio steady when the machine's speed drifts during the run
+(on a shared 2-core VM the baseline alone varies up to 2x between minutes).
 
-  python benchmarks/adadecay_speed.py
+With ``--floor`` it also times a stand-in whose per-leaf statistics are just
+two plain sums (Σg, Σg²; not a correct optimizer): the cost of any
+two-reduction method for the mean and std on this XLA backend, hence a lower
+bound for exact AdaDecay. Run from the repository root:
+
+  python benchmarks/adadecay_speed.py [--floor]
 """
 
 import argparse
@@ -38,27 +47,59 @@ def resnet18_shapes():
   return shapes
 
 
-def median_times(fns, args, repeats, block=10):
-  """Median seconds per call of each jitted fn.
+def paired_times(fns, args, rounds, block=10):
+  """Per-round median seconds per call of each jitted fn.
 
-  The fns take turns in blocks of ``block`` consecutive calls, so both see
-  the same machine state over the run while each runs with its own data in
-  cache, as in training; the first call of each block is not counted.
+  In each round every fn runs ``block + 1`` consecutive calls (the first not
+  counted, so each runs with its own data in cache, as in training); the
+  fns take turns, so round r of each saw the same machine state. Returns an
+  array of shape (rounds, len(fns)).
   """
   for fn, a in zip(fns, args):
     jax.block_until_ready(fn(*a))  # compile
-  times = [[] for _ in fns]
-  for _ in range(max(1, repeats // block)):
+  times = np.zeros((rounds, len(fns)))
+  for r in range(rounds):
     for i, (fn, a) in enumerate(zip(fns, args)):
+      block_times = []
       for j in range(block + 1):
         start = time.perf_counter()
         jax.block_until_ready(fn(*a))
         if j:
-          times[i].append(time.perf_counter() - start)
-  return [float(np.median(t)) for t in times]
+          block_times.append(time.perf_counter() - start)
+      times[r, i] = np.median(block_times)
+  return times
 
 
-def bench_transform(repeats):
+def summary(times, names):
+  """{name: median ms} and {name: (median, q25, q75) ratio to the first}."""
+  ms = {n: float(np.median(times[:, i])) * 1e3 for i, n in enumerate(names)}
+  ratios = {}
+  for i, n in enumerate(names[1:], 1):
+    r = times[:, i] / times[:, 0]
+    ratios[n] = tuple(float(x) for x in np.percentile(r, [50, 25, 75]))
+  return ms, ratios
+
+
+def two_sums_floor():
+  """Stand-in for adadecay whose statistics are two plain sums per leaf.
+
+  Same sigmoid update as AdaDecay, but the mean and std are replaced by Σg
+  and Σg² (scaled to keep θ finite): no |g|, no centring. Not a correct
+  optimizer; it prices the two reductions alone.
+  """
+
+  def update_fn(updates, state, params):
+    def one(g, p):
+      s1, s2 = jnp.sum(g), jnp.vdot(g, g)
+      z = (jnp.abs(g) - s1 * 1e-9) * (-4.0 * (1e3 + s2 * 1e-9))
+      return g + (5e-4 * (2 / (1 + jnp.exp(z)))) * p
+    return jax.tree.map(one, updates, params), state
+
+  return optax.GradientTransformation(lambda p: optax.EmptyState(),
+                                      update_fn)
+
+
+def bench_transform(rounds, floor):
   key = jax.random.key(0)
   shapes = resnet18_shapes()
   keys = jax.random.split(key, 2 * len(shapes))
@@ -67,13 +108,15 @@ def bench_transform(repeats):
   n = sum(p.size for p in params)
   txs = {'add_decayed_weights': optax.add_decayed_weights(5e-4),
          'adadecay': ad.adadecay(5e-4, 4.0)}
+  if floor:
+    txs['two-sums floor'] = two_sums_floor()
   fns = [jax.jit(lambda g, s, p, tx=tx: tx.update(g, s, p)[0])
          for tx in txs.values()]
   args = [(grads, tx.init(params), params) for tx in txs.values()]
-  return n, dict(zip(txs, median_times(fns, args, repeats)))
+  return n, summary(paired_times(fns, args, rounds), list(txs))
 
 
-def bench_mlp_step(repeats):
+def bench_mlp_step(rounds, floor):
   sizes = (784, 512, 512, 10)
   key = jax.random.key(1)
   params = []
@@ -83,7 +126,7 @@ def bench_mlp_step(repeats):
   x = jax.random.normal(jax.random.fold_in(key, 99), (128, 784))
   y = jax.random.randint(jax.random.fold_in(key, 98), (128,), 0, 10)
 
-  def loss_fn(params):
+  def loss_fn(params, x, y):
     h = x
     for layer in params[:-1]:
       h = jax.nn.relu(h @ layer['kernel'] + layer['bias'])
@@ -92,36 +135,43 @@ def bench_mlp_step(repeats):
 
   txs = {'sgd_with_weight_decay': ad.sgd_with_weight_decay(0.1),
          'adadecay_sgd': ad.adadecay_sgd(0.1)}
+  if floor:
+    txs['two-sums floor'] = optax.chain(two_sums_floor(), optax.sgd(0.1, 0.9))
 
   def make_step(tx):
     @jax.jit
-    def step(params, state):
-      grads = jax.grad(loss_fn)(params)
+    def step(params, state, x, y):
+      grads = jax.grad(loss_fn)(params, x, y)
       updates, state = tx.update(grads, state, params)
       return optax.apply_updates(params, updates), state
     return step
 
   fns = [make_step(tx) for tx in txs.values()]
-  args = [(params, tx.init(params)) for tx in txs.values()]
-  return dict(zip(txs, median_times(fns, args, repeats)))
+  args = [(params, tx.init(params), x, y) for tx in txs.values()]
+  return summary(paired_times(fns, args, rounds), list(txs))
+
+
+def report(label, ms, ratios):
+  times = ', '.join(f'{n} {t:.2f} ms' for n, t in ms.items())
+  print(f'{label}: {times}')
+  for n, (med, q25, q75) in ratios.items():
+    print(f'    {n} / {next(iter(ms))}: ratio {med:.2f}x '
+          f'(middle half of the paired rounds {q25:.2f}-{q75:.2f}x)')
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--repeats', type=int, default=200)
+  parser.add_argument('--rounds', type=int, default=30,
+                      help='paired rounds of 10 calls per program')
+  parser.add_argument('--floor', action='store_true',
+                      help='also time the two-plain-sums lower bound')
   args = parser.parse_args()
   print(f'jax {jax.__version__}, optax {optax.__version__}, '
         f'{jax.devices()[0].device_kind}, {platform.processor() or platform.machine()}')
-  n, t = bench_transform(args.repeats)
-  ratio_a = t['adadecay'] / t['add_decayed_weights']
-  print(f'(a) transform alone, ResNet-18 tree ({n:,} params): '
-        f'add_decayed_weights {t["add_decayed_weights"]*1e3:.2f} ms, '
-        f'adadecay {t["adadecay"]*1e3:.2f} ms, ratio {ratio_a:.2f}x')
-  t = bench_mlp_step(args.repeats)
-  ratio_b = t['adadecay_sgd'] / t['sgd_with_weight_decay']
-  print(f'(b) MLP 784-512-512-10 training step, batch 128: '
-        f'constant decay {t["sgd_with_weight_decay"]*1e3:.3f} ms, '
-        f'adadecay {t["adadecay_sgd"]*1e3:.3f} ms, ratio {ratio_b:.2f}x')
+  n, (ms, ratios) = bench_transform(args.rounds, args.floor)
+  report(f'(a) transform alone, ResNet-18 tree ({n:,} params)', ms, ratios)
+  ms, ratios = bench_mlp_step(args.rounds, args.floor)
+  report('(b) MLP 784-512-512-10 training step, batch 128', ms, ratios)
 
 
 if __name__ == '__main__':
