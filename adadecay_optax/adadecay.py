@@ -141,8 +141,8 @@ def _pow2_reciprocal(x: jax.Array) -> jax.Array:
   return jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(e, -126, 126))
 
 
-def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Returns (mean|g|, 1/std|g|) over all of ``g``, for eq. 11.
+def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Returns mean|g| and (rescaled) 1/std|g| over all of ``g``, for eq. 11.
 
   Two passes over ``g``, the exact two-pass algorithm (no one-pass
   E[a²] - E[a]² cancellation):
@@ -158,7 +158,9 @@ def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
   pass 2; when some |g| differs from the mean, its rescaled square is at
   least ~2^-50 and the sum is positive. So "|g| constant" (one element, a
   scalar, all zeros, equal magnitudes) is exactly "Σ(|g| - mean)² = 0"; then
-  1/std is returned as 0, which gives ĝ = 0 and θ = 1 exactly. No epsilon is
+  1/(s·std) is returned as 0, which gives ĝ = 0 and θ = 1 exactly. Kept in
+  units of s, 1/std stays below ~2^25·sqrt(n) even where 1/std itself would
+  overflow float32 (tiny leaves of nearly equal magnitudes). No epsilon is
   added, so ĝ (hence θ) is invariant to a positive rescaling of g (bit for
   bit for powers of two, whose products are exact). Each pass is a single
   fused reduction that reads ``g`` and nothing else. Limits: Σ|g| over the
@@ -171,8 +173,9 @@ def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
     g: a gradient leaf of any shape and floating dtype.
 
   Returns:
-    Two scalars in float32 (or the wider dtype of ``g``): mean|g| and
-    1/std|g|, the latter 0 when |g| is constant over the leaf.
+    Three scalars in float32 (or the wider dtype of ``g``): mean|g|, the
+    power of two s, and 1/(s·std|g|), 0 when |g| is constant over the leaf;
+    ĝ = (|g|·s - mean·s) / (s·std|g|).
   """
   g = g.astype(_stats_dtype(g.dtype))
   n = g.size
@@ -183,27 +186,25 @@ def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array]:
   # and XLA:CPU then writes |g| out to memory instead of fusing it into both.
   sum_sq = jnp.sum(jnp.square(jnp.abs(g * s) - mean * s))  # n·var·s²
   spread = sum_sq > 0
-  # s/sqrt(.) overflows only for means below ~1e-28 with a spread of a few
-  # ulps; capped at the largest float (see _adaptive_theta), θ still goes to
-  # its limit, 0 or 2, and stays exactly 1 where |g| equals the mean.
-  inv_std = jnp.minimum(s / jnp.sqrt(jnp.where(spread, sum_sq / n, 1)),
-                        jnp.finfo(g.dtype).max)
-  return mean, jnp.where(spread, inv_std, 0)
+  # 1/(s·std): at most ~2^25·sqrt(n), so it never overflows.
+  inv_std = jnp.where(spread, 1 / jnp.sqrt(jnp.where(spread, sum_sq / n, 1)),
+                      0)
+  return mean, s, inv_std
 
 
 def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
   """Eqs. 10-12 for one leaf: θ = S(ĝ; α), ĝ = (|g| - mean|g|) / std|g|."""
-  mean, inv_std = _moments(g)
+  mean, s, inv_std = _moments(g)
   g = g.astype(mean.dtype)
-  # |g| (eq. 10) as max(g, -g), the same value: spelt differently from the
-  # reductions' jnp.abs(g) so that XLA does not materialise a shared |g|.
-  a = jnp.maximum(g, -g)
-  # -α ĝ = (a - mean)·(-α/std). A constant leaf has 1/std = 0, so the
-  # exponent is exactly 0 and θ exactly 1. The factor is kept finite so that
-  # a - mean = 0 gives 0, not inf·0.
-  big = jnp.finfo(a.dtype).max
-  factor = jnp.clip(-jnp.asarray(alpha, a.dtype) * inv_std, -big, big)
-  return 2 / (1 + jnp.exp((a - mean) * factor))
+  # ĝ = (|g|·t - mean·t)·(1/(t·std)), with t = 2s: a power of two like s, so
+  # exact, but a different value, and |g| spelt max(g, -g): XLA:CPU would
+  # otherwise share |g|, s and mean·s with the reductions and write them out
+  # as full arrays instead of fusing them into every pass.
+  t = 2 * s
+  a = jnp.maximum(g, -g) * t  # eq. 10, rescaled
+  # A constant leaf has inv_std = 0: the exponent is exactly 0, θ exactly 1.
+  return 2 / (1 + jnp.exp(
+      (a - mean * t) * (-jnp.asarray(alpha, a.dtype) * (inv_std / 2))))
 
 
 def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:

@@ -143,6 +143,30 @@ def test_constant_magnitude_gives_theta_exactly_one(g):
   assert np.all(np.asarray(theta) == 1.0)
 
 
+def test_empty_leaf_gives_empty_theta_and_update():
+  g = jnp.zeros((0, 3))
+  assert ad.adadecay_theta({'e': g, 'w': jnp.ones(2)}, 4.0)['e'].shape == (0, 3)
+  tx = ad.adadecay()
+  updates, _ = tx.update(g, tx.init(g), g)
+  assert updates.shape == (0, 3)
+
+
+@pytest.mark.parametrize('exponent', [-100, -103])
+def test_tiny_leaf_with_one_ulp_spread_stays_finite(exponent):
+  # 999 equal magnitudes 2^e and one a single ulp above: ĝ of that one is
+  # (n-1)/sqrt(n-1) = 31.6, so θ = 2/(1 + e^-126) rounds to 2.0 in float32.
+  # 1/std is ~1e40 here, past float32's range, so ĝ must be formed in
+  # rescaled units. (At 2^-103 the ulp is float32's least normal number;
+  # below, the CPU flushes such differences to zero and the leaf reads as
+  # constant: a documented limit.)
+  g = np.full(1000, 2.0**exponent, np.float32)
+  g[0] = np.nextafter(g[0], np.float32(1))
+  theta = np.asarray(ad.adadecay_theta(jnp.asarray(g), 4.0))
+  assert np.all(np.isfinite(theta))
+  assert theta[0] == 2.0
+  assert np.all(np.asarray(ad.adadecay_theta(jnp.asarray(g), 0.0)) == 1.0)
+
+
 def test_scale_and_sign_invariance():
   grads, _ = random_tree(seed=2, big=False)
   theta = ad.adadecay_theta(grads, 4.0)
