@@ -188,14 +188,19 @@ def test_cli_rejects_bad_config_with_a_clear_error(override, message,
 
 
 def test_cli_rejects_unknown_field_and_bad_value(tmp_path):
-  for override, message in (('--config.trails=3', 'trails'),
-                            ('--config.trials=many', 'trials')):
+  for override, message in (
+      ('--config.trails=3',
+       'unknown config field in an override: \'trails\' Did you mean'
+       ' "trials" instead of "trails"?'),
+      ('--config.trials=many', '--config.trials=many: invalid literal')):
     out = subprocess.run(
         [sys.executable, '-m', 'train', '--config', 'configs/quickstart.py',
          '--workdir', str(tmp_path), override],
         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode != 0
+    assert out.returncode == 2, out.stderr[-2000:]
     assert message in out.stderr, out.stderr[-2000:]
+    assert 'Traceback' not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_optimizer_labels_parse():

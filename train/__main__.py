@@ -24,6 +24,28 @@ _WORKDIR = flags.DEFINE_string(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+def _parse_flags(argv):
+  """absl's flag parsing, with config-override mistakes as one-line errors.
+
+  ml_collections raises a bare AttributeError (with a traceback) for an
+  unknown ``--config.<field>``; absl prints its own FATAL line for a value
+  of the wrong type. Both exit with status 2 here, like a bad config value.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f'error: {e}', file=sys.stderr)
+  except (AttributeError, KeyError) as e:
+    # str(e) is the repr of a KeyError's message: undo that for one line.
+    detail = str(e)
+    if len(detail) > 1 and detail[0] in '\'"' and detail[-1] == detail[0]:
+      detail = detail[1:-1]
+    detail = detail.replace("\\'", "'").replace('\\n', ' ')
+    print(f'error: unknown config field in an override: {detail}',
+          file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -46,4 +68,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
