@@ -112,6 +112,65 @@ def test_theta_structured_conv_kernel_matches_reference():
     assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
                        reference_theta(g, alpha), f'alpha={alpha}')
 
+
+def test_theta_with_large_values_at_regular_positions_matches_reference():
+  # Large values on a regular grid of a 4M-element leaf (every 2^18-th
+  # element from 2^17, nearly 1000 times the rest), where evenly spaced
+  # sample points would all land: the mean must not be summed about one of
+  # them (an earlier version, so shifted, was off by 5e-5).
+  n = 2**22
+  g = np.full(n, 1e-3, np.float32)
+  g[2**17::2**18] = 1.1
+  for alpha in (4.0, 8.0):
+    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
+                       reference_theta(g, alpha), f'alpha={alpha}')
+
+
+def test_theta_tiny_magnitudes_match_reference():
+  # |g| ~ 1e-35 with a 10% spread: the squared deviations (~1e-72) underflow
+  # float32 unless rescaled first. (Down to ~1e-35 is the documented range:
+  # below, differences of |g| fall under float32's least normal number.)
+  rng = np.random.default_rng(7)
+  for scale in (1e-33, 1e-35):
+    g = (scale * (1 + 0.1 * rng.normal(size=10_000))).astype(np.float32)
+    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), 4.0),
+                       reference_theta(g, 4.0), str(scale))
+
+
+def test_theta_float64_extreme_magnitudes_match_reference():
+  # ĝ does not depend on the gradient's scale, so θ(base·1e±200) must match
+  # the reference on base itself (where NumPy's own std would underflow).
+  rng = np.random.default_rng(8)
+  base = rng.normal(size=1000)
+  with jax.enable_x64(True):
+    for scale in (1e-200, 1e200):
+      theta = ad.adadecay_theta(jnp.asarray(base * scale), 4.0)
+      assert theta.dtype == jnp.float64
+      np.testing.assert_allclose(theta, reference_theta(base, 4.0),
+                                 rtol=1e-12, err_msg=str(scale))
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize('alpha', [0.0, 4.0])
+def test_non_finite_gradient_gives_add_decayed_weights_on_its_leaf(bad, alpha):
+  # The leaf's statistics are then undefined: θ = 1 on it, so its update is
+  # optax.add_decayed_weights' bit for bit, non-finite only where g is
+  # (optax.apply_if_finite can then skip the step).
+  g = jnp.arange(1.0, 9.0).at[3].set(bad)
+  w = jnp.linspace(-1.0, 1.0, 8)
+  grads, params = {'bad': g, 'ok': jnp.arange(1.0, 9.0)}, {'bad': w, 'ok': w}
+  tx = ad.adadecay(weight_decay=0.1, alpha=alpha)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  base = optax.add_decayed_weights(0.1)
+  want, _ = base.update(grads, base.init(params), params)
+  np.testing.assert_array_equal(updates['bad'], want['bad'])
+  assert np.isfinite(np.asarray(updates['bad'])).sum() == 7
+  # The other leaf keeps its adaptive θ.
+  theta_ok = ad.adadecay_theta(grads['ok'], alpha)
+  np.testing.assert_allclose(updates['ok'], grads['ok'] + 0.1 * theta_ok * w,
+                             rtol=1e-6)
+
+
 def test_theta_is_in_open_interval_and_centred():
   grads, _ = random_tree(seed=1, big=False)
   # (0, 2) exactly; in float32, 2/(1+e^-x) rounds to 2 for x > 17, and to 0
