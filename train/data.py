@@ -623,13 +623,10 @@ def _decode_cifar10_jpeg(path: Path, per_class: dict[str, int] | None = None):
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    # Imported here: train.results pulls in scipy, which the rest of this
+    # module (and `python -m train.data`) does not need.
+    from train.results import write_atomic  # pylint: disable=g-import-not-at-top
+    write_atomic(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
 def _load_cifar10_jpeg(data_dir) -> Dataset:

@@ -362,9 +362,11 @@ def run_experiment(
   seeds = [config.seed + i for i in range(config.trials)]
   epochs = config.epochs
   finished: dict[str, dict[str, Any]] = {}
-  sources: dict[str, str] = {}
   data_cache: dict[str, tuple[trainer.ArrayData, str]] = {}
   budget = stop_after_epochs
+  # One group: the plain labels; several: 'model/dataset/label', so each
+  # group's 'sgd' is found as its baseline (results.write_results).
+  single_group = len({r.group for r in runs}) == 1
   bar = tqdm(total=len(runs) * epochs, unit='epoch', file=sys.stderr,
              disable=not config.progress, dynamic_ncols=True)
 
@@ -372,7 +374,6 @@ def run_experiment(
     if run.dataset not in data_cache:
       data_cache[run.dataset] = _load_data(config, run.dataset)
     data, source = data_cache[run.dataset]
-    sources[run.dataset] = source
     depth = 'shallow' if models.input_shape(run.model) == (28, 28, 1) else (
         'deep')
     options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
@@ -442,9 +443,6 @@ def run_experiment(
     tb.close()
     if theta is not None:
       theta.plot()
-    # One group: the plain labels; several: 'model/dataset/label', so each
-    # group's 'sgd' is found as its baseline (results.write_results).
-    single_group = len({r.group for r in runs}) == 1
     finished[run.label if single_group
              else f'{run.model}/{run.dataset}/{run.label}'] = {
         'test_accuracy': history['test_accuracy'],
@@ -455,11 +453,12 @@ def run_experiment(
     }
   bar.close()
 
-  data_source = '; '.join(f'{k}: {v}' for k, v in sources.items())
+  data_source = '; '.join(f'{k}: {source}'
+                          for k, (_, source) in data_cache.items())
   written = results.write_results(
       workdir, experiment=config.experiment,
       config=json.loads(config.to_json_best_effort()), runs=finished,
       data_source=data_source, machine=machine_description())
-  table = results.format_table(results.load_results(workdir))
+  table = results.format_table(written)
   results.write_text_atomic(workdir / 'table.md', table + '\n')
   return written

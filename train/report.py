@@ -31,7 +31,6 @@ from the name.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pathlib
 import re
@@ -142,8 +141,6 @@ def run_variant(label: str, run: Mapping[str, Any]) -> tuple[str, dict[str, Any]
   name, variant = parse_label(label)
   if isinstance(run.get('variant'), Mapping) and run['variant']:
     variant = dict(run['variant'])
-  if isinstance(run.get('optimizer'), str):
-    name = run['optimizer']
   return name, variant
 
 
@@ -249,16 +246,7 @@ def _delta_cell(results: Mapping[str, Any], label: str, group: Any) -> str:
     vs: Mapping[str, Any] | None = d.to_dict()
   else:
     vs = runs[label].get('vs_baseline')
-  if vs is None:
-    return ''
-  if 'mean' not in vs:
-    return 'n/a'  # skipped when written: not pairable
-  lo, hi = vs.get('ci_low'), vs.get('ci_high')
-  if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-    ci = '[n/a]'
-  else:
-    ci = f'[{results_lib._pp(lo)}, {results_lib._pp(hi)}]'
-  return f'{results_lib._pp(vs["mean"])} {ci}'
+  return results_lib.delta_text(vs)
 
 
 def sweep_table(results: Mapping[str, Any], key: str) -> str:

@@ -66,6 +66,7 @@ from train import metrics
 
 __all__ = [
     'SCHEMA_VERSION',
+    'delta_text',
     'format_table',
     'load_results',
     'write_json_atomic',
@@ -395,6 +396,24 @@ def _pp(x: float | None) -> str:
   return 'n/a' if x is None or not math.isfinite(x) else f'{100 * x:+.2f}'
 
 
+def delta_text(vs: Mapping[str, Any] | None) -> str:
+  """A table cell for a paired difference: '+1.23 [+0.45, +2.01]' (points).
+
+  Empty for no comparison (the baseline itself), 'n/a' for one skipped as
+  not pairable, '[n/a]' for a missing or non-finite interval.
+  """
+  if vs is None:
+    return ''
+  if 'mean' not in vs:
+    return 'n/a'  # skipped when written: not pairable with the baseline
+  lo, hi = vs.get('ci_low'), vs.get('ci_high')
+  if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+    ci = '[n/a]'
+  else:
+    ci = f'[{_pp(lo)}, {_pp(hi)}]'
+  return f'{_pp(vs["mean"])} {ci}'
+
+
 def _cell(text: str) -> str:
   return text.replace('|', '\\|')
 
@@ -460,20 +479,8 @@ def format_table(results: Mapping[str, Any]) -> str:
       s = runs[l]['summary']
       rows['ave'].append(_pct(s.get('ave')))
       rows['max'].append(_pct(s.get('max')))
-      std = s.get('std')
-      rows['± std'].append('n/a' if std is None or not math.isfinite(std)
-                           else f'{100 * std:.2f}')
-      vs = runs[l].get('vs_baseline')
-      if vs is None:
-        delta = ''
-      elif 'mean' not in vs:
-        delta = 'n/a'  # skipped: not pairable with the baseline
-      else:
-        lo, hi = vs.get('ci_low'), vs.get('ci_high')
-        ci = ('[n/a]' if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi))
-              else f'[{_pp(lo)}, {_pp(hi)}]')
-        delta = f'{_pp(vs["mean"])} {ci}'
-      rows[f'Δ vs {baseline}'].append(delta)
+      rows['± std'].append(_pct(s.get('std')))
+      rows[f'Δ vs {baseline}'].append(delta_text(runs[l].get('vs_baseline')))
 
     lines = [head, '',
              '| | ' + ' | '.join(_cell(l) for l in labels) + ' |',
