@@ -378,8 +378,8 @@ def run_experiment(
         'deep')
     options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
-    steps_per_epoch = (len(data.train_labels) // config.batch_size) // (
-        1 + extra_steps)  # optimizer updates
+    steps_per_epoch = trainer.updates_per_epoch(
+        len(data.train_labels), config.batch_size, extra_steps)
     program = trainer.TrialsProgram(
         lambda rngs, run=run, options=options: models.get_model(
             run.model, rngs=rngs, **options),

@@ -38,6 +38,18 @@ ModelFactory = Callable[[nnx.Rngs], nnx.Module]
 # random numbers (each trial's state then starts from its own key).
 OptimizerFactory = Callable[[jax.Array], optax.GradientTransformation]
 
+# Training images whose gradient TrialsProgram.gradients returns.
+_DIAGNOSTIC_BATCH = 256
+
+
+def updates_per_epoch(n_train: int, batch_size: int,
+                      grad_fn_steps: int = 0) -> int:
+  """Optimizer updates in one epoch: each uses 1 + grad_fn_steps minibatches.
+
+  Also what an optimizer's schedule needs before the program exists.
+  """
+  return (n_train // batch_size) // (1 + grad_fn_steps)
+
 
 @dataclasses.dataclass(frozen=True)
 class ArrayData:
@@ -141,8 +153,8 @@ class TrialsProgram:
     self.num_trials = len(self.seeds)
     self.steps_per_epoch = n_train // batch_size
     self._grad_fn_steps = grad_fn_steps
-    # Optimizer updates per epoch; each uses 1 + grad_fn_steps minibatches.
-    self.updates_per_epoch = self.steps_per_epoch // (1 + grad_fn_steps)
+    self.updates_per_epoch = updates_per_epoch(n_train, batch_size,
+                                               grad_fn_steps)
     if self.updates_per_epoch < 1:
       raise ValueError(
           f'{n_train} training images give no update of {1 + grad_fn_steps}'
@@ -158,6 +170,7 @@ class TrialsProgram:
       devices = devices[:1]
     mesh = Mesh(np.array(devices), ('trials',))
     self._trial_sharding = NamedSharding(mesh, P('trials'))
+    self._device_seeds = jax.device_put(self.seeds, self._trial_sharding)
     self._replicated = NamedSharding(mesh, P())
     put = lambda x: jax.device_put(x, self._replicated)
     self._train_x, self._train_y = put(data.train_images), put(
@@ -266,7 +279,7 @@ class TrialsProgram:
 
   def init(self) -> Carry:
     """Initial state of all trials, stacked and sharded over the trial axis."""
-    return self._init(jax.device_put(self.seeds, self._trial_sharding))
+    return self._init(self._device_seeds)
 
   def run_epoch(self, carry: Carry, epoch: int):
     """Advances every trial by one epoch (``epoch`` counts from 0).
@@ -277,11 +290,10 @@ class TrialsProgram:
       (new carry, mean training loss of the epoch per trial (N,) float32,
       test accuracy after the epoch per trial (N,) float32, a fraction).
     """
-    seeds = jax.device_put(self.seeds, self._trial_sharding)
-    return self._epoch(carry, seeds, jnp.int32(epoch))
+    return self._epoch(carry, self._device_seeds, jnp.int32(epoch))
 
-  def gradients(self, carry: Carry, batch: int = 256):
-    """Each trial's loss gradient on the first ``batch`` training images.
+  def gradients(self, carry: Carry):
+    """Each trial's loss gradient on the first 256 training images.
 
     For diagnostics (θ statistics): a fixed batch, train mode, no update.
 
@@ -290,13 +302,10 @@ class TrialsProgram:
     """
     if self._gradients is None:
       def one(carry):
-        images = self._normalize(self._train_x[:batch])
-        labels = self._train_y[:batch]
-        def loss_fn(params):
-          model = nnx.merge(self._graph_train, params, carry.rest, copy=True)
-          return optax.softmax_cross_entropy_with_integer_labels(
-              model(images), labels).mean()
-        return jax.grad(loss_fn)(carry.params)
+        images = self._normalize(self._train_x[:_DIAGNOSTIC_BATCH])
+        return jax.grad(self._loss_fn, has_aux=True)(
+            carry.params, carry.rest, images,
+            self._train_y[:_DIAGNOSTIC_BATCH])[0]
       self._gradients = jax.jit(jax.vmap(one))
     return self._gradients(carry)
 
