@@ -66,6 +66,7 @@ __all__ = [
     'Inception',
     'DenseLayer',
     'Transition',
+    'ConvBNReLU',
     'batch_norm',
 ]
 
@@ -248,11 +249,15 @@ class ResNet50(_ResNet):
 # --------------------------------------------------------------------------- #
 
 
-class _ConvBNReLU(nnx.Module):
-  """conv (with bias, as in kuangliu's GoogLeNet) + BN + ReLU."""
+class ConvBNReLU(nnx.Module):
+  """Square conv (stride 1, padding kernel//2) + BatchNorm + ReLU.
 
-  def __init__(self, cin: int, cout: int, kernel: int, *, rngs: nnx.Rngs):
-    self.conv = _conv(cin, cout, kernel, use_bias=True, rngs=rngs)
+  With a bias by default, as in kuangliu's GoogLeNet; VGG-9 uses none.
+  """
+
+  def __init__(self, cin: int, cout: int, kernel: int, *,
+               use_bias: bool = True, rngs: nnx.Rngs):
+    self.conv = _conv(cin, cout, kernel, use_bias=use_bias, rngs=rngs)
     self.bn = batch_norm(cout, rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -280,13 +285,13 @@ class Inception(nnx.Module):
       *,
       rngs: nnx.Rngs,
   ):
-    self.b1 = _ConvBNReLU(in_planes, n1x1, 1, rngs=rngs)
-    self.b2_reduce = _ConvBNReLU(in_planes, n3x3red, 1, rngs=rngs)
-    self.b2 = _ConvBNReLU(n3x3red, n3x3, 3, rngs=rngs)
-    self.b3_reduce = _ConvBNReLU(in_planes, n5x5red, 1, rngs=rngs)
-    self.b3_a = _ConvBNReLU(n5x5red, n5x5, 3, rngs=rngs)
-    self.b3_b = _ConvBNReLU(n5x5, n5x5, 3, rngs=rngs)
-    self.b4 = _ConvBNReLU(in_planes, pool_planes, 1, rngs=rngs)
+    self.b1 = ConvBNReLU(in_planes, n1x1, 1, rngs=rngs)
+    self.b2_reduce = ConvBNReLU(in_planes, n3x3red, 1, rngs=rngs)
+    self.b2 = ConvBNReLU(n3x3red, n3x3, 3, rngs=rngs)
+    self.b3_reduce = ConvBNReLU(in_planes, n5x5red, 1, rngs=rngs)
+    self.b3_a = ConvBNReLU(n5x5red, n5x5, 3, rngs=rngs)
+    self.b3_b = ConvBNReLU(n5x5, n5x5, 3, rngs=rngs)
+    self.b4 = ConvBNReLU(in_planes, pool_planes, 1, rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
     y1 = self.b1(x)
@@ -321,7 +326,7 @@ class GoogLeNet(nnx.Module):
   )
 
   def __init__(self, num_classes: int = 10, *, rngs: nnx.Rngs):
-    self.pre_layers = _ConvBNReLU(3, 192, 3, rngs=rngs)
+    self.pre_layers = ConvBNReLU(3, 192, 3, rngs=rngs)
     for name, *widths in self._CFG:
       setattr(self, name, Inception(*widths, rngs=rngs))
     self.linear = nnx.Linear(1024, num_classes, rngs=rngs)

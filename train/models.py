@@ -42,11 +42,11 @@ from flax import nnx
 from train.cifar_models import (
     BN_EPSILON,
     BN_MOMENTUM,
+    ConvBNReLU,
     DenseNet121,
     GoogLeNet,
     ResNet18,
     ResNet50,
-    batch_norm,
 )
 
 __all__ = [
@@ -194,19 +194,6 @@ class LeNet4(nnx.Module):
     return self.fc2(x)
 
 
-class _ConvBNReLU(nnx.Module):
-  """3x3 conv (stride 1, pad 1, no bias) + BatchNorm + ReLU."""
-
-  def __init__(self, cin: int, cout: int, *, rngs: nnx.Rngs):
-    self.conv = nnx.Conv(
-        cin, cout, kernel_size=(3, 3), padding=1, use_bias=False, rngs=rngs
-    )
-    self.bn = batch_norm(cout, rngs=rngs)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return nnx.relu(self.bn(self.conv(x)))
-
-
 class VGG9(nnx.Module):
   """VGG-9 with BatchNorm for 28x28 inputs: 6 conv + 3 fully connected layers.
 
@@ -255,7 +242,7 @@ class VGG9(nnx.Module):
     cin = 1
     for block in self.widths:
       for cout in block:
-        convs.append(_ConvBNReLU(cin, cout, rngs=rngs))
+        convs.append(ConvBNReLU(cin, cout, 3, use_bias=False, rngs=rngs))
         cin = cout
     self.convs = nnx.List(convs)
     self.dropout = _maybe_dropout(dropout_rate, rngs)
