@@ -83,65 +83,61 @@ def _adaptive_lr(spec, depth):
       ADAPTIVE_LR[depth])
 
 
-def _sgd(spec, *, total_steps, depth, key):
+def _sgd(spec, lr, *, depth, key):
   del depth, key
-  return ad.sgd_with_weight_decay(
-      _sgd_schedule(spec, total_steps), momentum=MOMENTUM,
-      weight_decay=spec.weight_decay)
+  return ad.sgd_with_weight_decay(lr, momentum=MOMENTUM,
+                                  weight_decay=spec.weight_decay)
 
 
-def _adadecay(spec, *, total_steps, depth, key):
+def _adadecay(spec, lr, *, depth, key):
   del depth, key
-  return ad.adadecay_sgd(
-      _sgd_schedule(spec, total_steps), momentum=MOMENTUM,
-      weight_decay=spec.weight_decay, alpha=spec.alpha)
+  return ad.adadecay_sgd(lr, momentum=MOMENTUM,
+                         weight_decay=spec.weight_decay, alpha=spec.alpha)
 
 
-def _randomized(spec, *, total_steps, depth, key):
+def _randomized(spec, lr, *, depth, key):
   del depth
   return optax.chain(
       ad.randomized_decay(spec.weight_decay, spec.alpha, key=key),
-      optax.sgd(_sgd_schedule(spec, total_steps), momentum=MOMENTUM))
+      optax.sgd(lr, momentum=MOMENTUM))
 
 
-def _rmsprop(spec, *, total_steps, depth, key):
-  del total_steps, key
+def _rmsprop(spec, lr, *, depth, key):
+  del depth, key
   return optax.chain(
       optax.add_decayed_weights(spec.weight_decay),
-      optax.rmsprop(_adaptive_lr(spec, depth), decay=RMSPROP_DECAY, eps=1e-8,
-                    eps_in_sqrt=False))
+      optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=1e-8, eps_in_sqrt=False))
 
 
-def _adam(spec, *, total_steps, depth, key):
-  del total_steps, key
+def _adam(spec, lr, *, depth, key):
+  del depth, key
   return optax.chain(
       optax.add_decayed_weights(spec.weight_decay),
-      optax.adam(_adaptive_lr(spec, depth), b1=ADAM_BETAS[0],
-                 b2=ADAM_BETAS[1], eps=1e-8))
+      optax.adam(lr, b1=ADAM_BETAS[0], b2=ADAM_BETAS[1], eps=1e-8))
 
 
-def _accelerated_sgd(spec, *, total_steps, depth, key):
+def _accelerated_sgd(spec, lr, *, depth, key):
   del key
   # The authors' README example: lr 0.1, kappa 1000, xi 10; kappa 1e4 for
   # residual (deep) networks per its guidance. Annealed like the SGD family.
   return ad.accelerated_sgd(
-      _sgd_schedule(spec, total_steps),
-      kappa=ACCSGD_KAPPA[depth], xi=10.0, small_const=0.7,
+      lr, kappa=ACCSGD_KAPPA[depth], xi=10.0, small_const=0.7,
       weight_decay=spec.weight_decay)
 
 
-def _entropy_sgd(spec, *, total_steps, depth, key):
+def _entropy_sgd(spec, lr, *, depth, key):
   del depth
   # The authors' python/train.py: momentum 0.9, Nesterov, lr 0.1 (annealed
   # here like the SGD family); their README's MNIST scope and noise
   # (g0 = 1e-4, g1 = 1e-3, eps = 1e-4); L = 5 as in the AdaDecay paper.
   return ad.entropy_sgd(
-      _sgd_schedule(spec, total_steps), momentum=MOMENTUM, nesterov=True,
+      lr, momentum=MOMENTUM, nesterov=True,
       weight_decay=spec.weight_decay, L=ENTROPY_SGD_L, eps=1e-4, g0=1e-4,
       g1=1e-3, key=key)
 
 
-#: name -> builder(spec, *, total_steps, depth, key) -> GradientTransformation
+#: name -> builder(spec, lr, *, depth, key) -> GradientTransformation, with
+#: lr from learning_rate()
 OPTIMIZERS: dict[str, Builder] = {
     'sgd': _sgd,
     'adadecay': _adadecay,
@@ -209,8 +205,8 @@ def build(
     raise ValueError(f'depth must be one of {list(ADAPTIVE_LR)}, got {depth!r}')
   if key is None:
     key = jax.random.key(0)
-  return OPTIMIZERS[spec.name](spec, total_steps=total_steps, depth=depth,
-                               key=key)
+  lr = learning_rate(spec, total_steps=total_steps, depth=depth)
+  return OPTIMIZERS[spec.name](spec, lr, depth=depth, key=key)
 
 
 # Which optimizers read which OptimizerSpec fields (learning_rate: all).
