@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
+from train import paper
 from train import report
 from train import results
 
@@ -208,6 +209,7 @@ def test_report_figures(basic, alpha_sweep, wd_sweep, tmp_path):
   out = tmp_path / 'out'
   paths = report.make_report([alpha_sweep], out)
   assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
+                                     'difference_vs_epoch_nn2_fashion_mnist.png',
                                      'accuracy_vs_alpha.png']
   paths += report.make_report(wd_sweep, out)[1:]
   assert paths[-1].name == 'accuracy_vs_weight_decay.png'
@@ -226,14 +228,137 @@ def test_weight_decay_axis_is_log(wd_sweep):
   np.testing.assert_allclose(lines['adadecay'].get_ydata().astype(float), [92.0] * 3)
 
 
-def test_several_workdirs_get_prefixed_names(basic, alpha_sweep, tmp_path):
+def test_several_workdirs_are_merged(basic, alpha_sweep, tmp_path):
+  # Both hold the same 'sgd' run (same seeds, same accuracies): kept once.
   paths = report.make_report([basic, alpha_sweep], tmp_path)
-  names = [p.name for p in paths]
-  assert names == ['tables.md', 'table2_fashion_accuracy_vs_epoch_nn2_fashion_mnist.png',
-                   'table1_alpha_accuracy_vs_epoch_nn2_fashion_mnist.png',
-                   'table1_alpha_accuracy_vs_alpha.png']
+  assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
+                                     'difference_vs_epoch_nn2_fashion_mnist.png',
+                                     'accuracy_vs_alpha.png']
   md = paths[0].read_text()
-  assert md.index('## table2_fashion') < md.index('## table1_alpha')
+  assert '## table2_fashion + table1_alpha' in md
+  assert '| | sgd | adadecay | adadecay(alpha=8) | adadecay(alpha=-1) |' in md
+
+
+def test_split_experiment_merges_to_the_whole(tmp_path):
+  # One workdir with two groups, and the same runs split one per workdir.
+  rng = np.random.default_rng(0)
+  runs = {}
+  for group in ('nn2 / mnist', 'nn2 / fashion_mnist'):
+    prefix = group.replace(' ', '')
+    for name in ('sgd', 'randomized', 'adadecay'):
+      acc = rng.uniform(0.85, 0.95, (5, 10))
+      runs[f'{prefix}/{name}'] = {**_run(acc, group), 'variant': {}}
+  whole = results.load_results(_write(tmp_path / 'whole', runs, 'table2_theta'))
+  parts = []
+  for i, (label, run) in enumerate(runs.items()):
+    parts.append(_write(tmp_path / f'part{i}', {label.rsplit('/', 1)[1]: run}, 'table2_theta'))
+  merged = results.merge_results([results.load_results(p) for p in parts])
+  assert results.format_table(merged) == results.format_table(whole)
+  assert list(merged['runs']) == list(whole['runs'])
+  for label, run in whole['runs'].items():
+    assert merged['runs'][label]['vs_baseline'] == run['vs_baseline']
+    assert merged['runs'][label]['summary'] == run['summary']
+  assert report.claims_table(merged) == report.claims_table(whole)
+  # The report of the parts equals the report of the whole.
+  a = report.make_report(parts, tmp_path / 'ra')[0].read_text().split('\n')
+  b = report.make_report(whole_dir := tmp_path / 'whole', tmp_path / 'rb')[0].read_text()
+  assert a[6:] == b.split('\n')[6:]  # all but the list of workdirs
+  del whole_dir
+
+
+def test_merge_refuses_a_run_that_differs(basic, tmp_path):
+  other = _write(tmp_path / 'other', {'sgd': _run(_acc(0.01))})
+  with pytest.raises(report.ReportError, match='different results'):
+    report.make_report([basic, other], tmp_path / 'out')
+  assert not (tmp_path / 'out').exists()
+
+
+# --------------------------------------------------------------------------
+# The paper beside ours. Hand-made: 5 trials x 10 epochs, every epoch of a
+# trial the same accuracy. trim_mean(x, 0.1) of 5 values cuts int(0.5) = 0:
+# the plain mean. sgd: 89.03 ... 89.43 -> ave 89.23 = the paper's SGD cell
+# (NN-2 / Fashion-MNIST), and a bootstrap interval of a mean cannot exclude
+# the sample's own mean: 'yes'. adadecay = sgd + 1.00 per trial: ave 90.23,
+# every resampled mean lies in [90.03, 90.43], so the paper's 89.49 is
+# outside: 'no'; its paired differences are all +1.00 (interval [+1.00,
+# +1.00]), so the paper's +0.26 (89.49 - 89.23) is outside too.
+# adadecay(alpha=-1) = adadecay - 0.48: Δ vs α=4 is -0.48 = the paper's
+# 89.01 - 89.49. randomized = sgd + 0.50; rmsprop = adadecay - d with
+# d = (-1, 1, -0.5, 0.5, 0) points: AdaDecay - rmsprop has mean 0 and an
+# interval around it.
+
+
+@pytest.fixture(scope='module')
+def paper_like(tmp_path_factory):
+  sgd = np.repeat(np.array([0.8903, 0.8913, 0.8923, 0.8933, 0.8943])[:, None], 10, axis=1)
+  d = np.array([-0.01, 0.01, -0.005, 0.005, 0.0])[:, None]
+  runs = {'sgd': sgd, 'randomized': sgd + 0.005, 'adadecay': sgd + 0.01,
+          'adadecay(alpha=-1)': sgd + 0.01 - 0.0048, 'rmsprop': sgd + 0.01 - d}
+  return results.load_results(_write(
+      tmp_path_factory.mktemp('paper'), {k: _run(v, 'nn2 / fashion_mnist') for k, v in runs.items()},
+      'table2_theta'))
+
+
+def _row(md, first):
+  return next(l for l in md.splitlines() if l.startswith(f'| {first} |')).split(' | ')
+
+
+def test_paper_table_hand_values(paper_like):
+  md = report.paper_table(paper_like)
+  sgd = _row(md, 'sgd')
+  assert sgd[1] == '89.23' and sgd[2].startswith('89.23 [') and sgd[3] == 'yes'
+  low, high = (float(x) for x in sgd[2][len('89.23 ['):-1].split(', '))
+  assert 89.03 <= low < 89.23 < high <= 89.43
+  assert sgd[4] == '89.50' and sgd[5] == '89.43'  # paper max; ours: best trial
+  ada = _row(md, 'adadecay')
+  assert ada[1] == '89.49' and ada[2].startswith('90.23 [') and ada[3] == 'no'
+  assert ada[6:] == ['+0.26', '+1.00 [+1.00, +1.00]', 'no |']
+  low, high = (float(x) for x in ada[2][len('90.23 ['):-1].split(', '))
+  assert 90.03 <= low <= 90.23 <= high <= 90.43
+  assert 'randomized' not in md  # the paper prints no Table II cells
+  assert _row(md, 'rmsprop')[1] == '88.89'
+  alpha = _row(md.split('paper Δ vs α=4')[1], 'adadecay(alpha=-1)')
+  assert alpha[1:] == ['-0.48', '-0.48 [-0.48, -0.48]', 'yes |']
+
+
+def test_claims_hand_values(paper_like):
+  md = report.claims_table(paper_like)
+  rows = {l.split(' | ')[0][2:]: l.split(' | ') for l in md.splitlines() if l.startswith('| ')}
+  assert rows['AdaDecay beats constant decay'][1] == 'Table II, Table III'
+  assert rows['AdaDecay beats constant decay'][2] == '89.49 vs 89.23'
+  assert rows['AdaDecay beats constant decay'][3].endswith('+1.00 [+1.00, +1.00]')
+  assert rows['AdaDecay beats constant decay'][4] == '**supported** |'
+  assert rows['AdaDecay beats randomized θ (eq. 13)'][2:] == [
+      'stated', 'adadecay − randomized: +0.50 [+0.50, +0.50]', '**supported** |']
+  rms = rows['AdaDecay beats rmsprop']
+  assert rms[3].startswith('adadecay − rmsprop: +0.00 [')
+  assert rms[4] == 'not shown: the interval contains 0 |'
+  assert rows['α = 4 beats α = -1'][3].endswith('+0.48 [+0.48, +0.48]')
+
+
+def test_paper_numbers_as_printed():
+  cells = paper.cells()
+  # Table III: 12 (model, data) pairs x 6 optimizers; Table I: 3 data sets x
+  # the 4 values of α other than 4 (its α = 4 column repeats Table III).
+  assert len(cells) == 12 * 6 + 3 * 4
+  assert (paper.cell('nn2', 'fashion_mnist', 'sgd').ave,
+          paper.cell('nn2', 'fashion_mnist', 'sgd').max) == (89.23, 89.50)
+  assert paper.cell('nn2', 'mnist', 'adadecay', {'alpha': 4.0}) == paper.cell(
+      'nn2', 'mnist', 'adadecay')
+  assert paper.cell('densenet121', 'cifar10', 'rmsprop').ave == 83.17
+  assert paper.cell('resnet18', 'cifar10', 'adadecay', {'alpha': -1}).ave == 93.92
+  assert paper.cell('nn2', 'fashion_mnist', 'sgd', {'weight_decay': 1e-3}) is None
+  assert paper.cell('nn2', 'cifar10_jpeg', 'sgd') is None
+
+
+def test_difference_figure_is_paired_mean(paper_like):
+  ax = report.plot_difference_vs_epoch(paper_like, Figure().subplots(), group='nn2 / fashion_mnist')
+  lines = {l.get_label(): l for l in ax.get_lines() if not l.get_label().startswith('_')}
+  assert list(lines) == ['randomized − sgd', 'adadecay − sgd', 'adadecay(alpha=-1) − sgd',
+                         'rmsprop − sgd']
+  np.testing.assert_allclose(lines['adadecay − sgd'].get_ydata(), [1.0] * 10, atol=1e-9)
+  np.testing.assert_allclose(lines['adadecay(alpha=-1) − sgd'].get_ydata(), [0.52] * 10,
+                             atol=1e-9)
 
 
 # --------------------------------------------------------------------------

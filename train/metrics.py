@@ -44,6 +44,7 @@ from scipy import stats
 
 __all__ = [
     'MIN_TRIALS_FOR_CI',
+    'paired_difference_by_epoch',
     'PairedDifference',
     'Summary',
     'last_epochs_count',
@@ -351,3 +352,56 @@ def paired_difference(acc_a: np.ndarray, acc_b: np.ndarray, fraction: float = 0.
       trials=a.shape[0], per_trial=[float(v) for v in d], fraction=float(fraction),
       last_epochs=last_epochs_count(a.shape[1], fraction), trim=float(trim),
       confidence=float(confidence), ci_method=method)
+
+
+def paired_difference_by_epoch(acc_a: np.ndarray, acc_b: np.ndarray, confidence: float = 0.95,
+                               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Mean paired difference A - B at every epoch, with its bootstrap interval.
+
+  Where in training a difference appears, grows or vanishes; the tables
+  only show the last epochs. Trial i of both inputs must share a seed.
+
+  Args:
+    acc_a: Accuracies of optimizer A, shape (trials, epochs), in [0, 1].
+    acc_b: Accuracies of the baseline, same shape.
+    confidence: Confidence level of the interval at each epoch.
+    seed: Seed of the bootstrap resampling (one resampling of the trials,
+      shared by all epochs).
+
+  Returns:
+    (mean, low, high), each of shape (epochs,), in accuracy fractions; the
+    interval is BCa per epoch (percentile where BCa is undefined, the point
+    itself where all trials agree) and NaN below ``MIN_TRIALS_FOR_CI``
+    trials.
+
+  Raises:
+    ValueError: If the shapes differ or an input is invalid.
+  """
+  a = validate_accuracy(acc_a, 'acc_a')
+  b = validate_accuracy(acc_b, 'acc_b')
+  if a.shape != b.shape:
+    raise ValueError(f'acc_a has shape {a.shape} but acc_b has shape {b.shape}: paired '
+                     'differences need the same trials and epochs')
+  _check_confidence(confidence)
+  d = a - b
+  mean = d.mean(axis=0)
+  if d.shape[0] < MIN_TRIALS_FOR_CI:
+    nan = np.full_like(mean, np.nan)
+    return mean, nan, nan.copy()
+  kw = {_RNG_KW: np.random.default_rng(seed)}
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore', RuntimeWarning)
+    warnings.simplefilter('ignore', getattr(stats, 'DegenerateDataWarning', RuntimeWarning))
+    res = stats.bootstrap((d,), np.mean, axis=0, n_resamples=N_RESAMPLES, vectorized=True,
+                          confidence_level=confidence, method='BCa', **kw)
+    low = np.asarray(res.confidence_interval.low, dtype=np.float64)
+    high = np.asarray(res.confidence_interval.high, dtype=np.float64)
+    bad = ~(np.isfinite(low) & np.isfinite(high))
+    if bad.any():
+      pct = stats.bootstrap((d,), np.mean, axis=0, n_resamples=0, vectorized=True,
+                            confidence_level=confidence, method='percentile',
+                            bootstrap_result=res, **kw)
+      low = np.where(bad, pct.confidence_interval.low, low)
+      high = np.where(bad, pct.confidence_interval.high, high)
+  constant = np.ptp(d, axis=0) <= CONSTANT_ATOL
+  return mean, np.where(constant, mean, low), np.where(constant, mean, high)

@@ -5,20 +5,27 @@ Usage::
   python -m train.report WORKDIR [WORKDIR ...] [--out DIR]
 
 reads ``WORKDIR/results.json`` (written by `train.results.write_results`) of
-every workdir and writes into ``DIR`` (default: ``<first WORKDIR>/report``):
+every workdir. Several workdirs are one experiment split over jobs (e.g. one
+run each): they are merged (`train.results.merge_results`) into exactly the
+tables one workdir training all their runs, in the order given, would give.
+It writes into ``DIR`` (default: ``<first WORKDIR>/report``):
 
-* ``tables.md``: per workdir, `train.results.format_table` (Tables II-IV of
-  the paper) and, for every variant key whose value differs between runs, a
-  sweep table (`sweep_table`; Table I for ``alpha``).
+* ``tables.md``: `train.results.format_table` (Tables II-IV of the paper);
+  the paper's printed numbers beside ours (`paper_table`); the paper's
+  claims and whether our paired intervals support them (`claims_table`);
+  and, for every variant key whose value differs between runs, a sweep
+  table (`sweep_table`; Table I for ``alpha``).
 * ``accuracy_vs_epoch_<group>.png``: per group, the 10%-trimmed mean over
   trials of the test accuracy at every epoch with a 10th-90th percentile band
   across trials (Fig. 3).
+* ``difference_vs_epoch_<group>.png``: per group with a baseline run, the
+  paired difference of every other run to it at every epoch, with its 95%
+  bootstrap band.
 * ``accuracy_vs_weight_decay.png`` (Fig. 1), ``accuracy_vs_dropout.png``
   (Fig. 2), ``accuracy_vs_alpha.png`` (Table I) and ``accuracy_vs_<key>.png``
   for any other numeric swept key: "ave" with its bootstrap interval against
   the variant value, one line per optimizer.
 
-With several workdirs, figure names are prefixed by the experiment name.
 Every file is replaced atomically.
 
 Variants: a run's variant is its ``variant`` mapping when results.json has
@@ -31,6 +38,7 @@ from the name.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import re
@@ -43,15 +51,20 @@ import numpy as np
 from scipy import stats
 
 from train import metrics
+from train import paper
 from train import results as results_lib
 
 __all__ = [
     'ReportError',
+    'claims_table',
     'main',
     'make_report',
+    'paper_table',
     'parse_label',
     'plot_accuracy_vs_epoch',
+    'plot_difference_vs_epoch',
     'plot_sweep',
+    'run_identity',
     'run_variant',
     'swept_keys',
     'sweep_table',
@@ -313,6 +326,237 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
 
 
 # ----------------------------------------------------------------------------
+# The paper beside ours.
+
+#: Optimizers whose α is a hyper-parameter (default: the paper's 4).
+_ALPHA_DEFAULTS = {'adadecay': paper.DEFAULT_ALPHA, 'randomized': paper.DEFAULT_ALPHA}
+
+
+def run_identity(label: str, run: Mapping[str, Any]) -> tuple[str | None, str | None, str,
+                                                             dict[str, Any]]:
+  """(model, dataset, optimizer name, variant) of one run of results.json.
+
+  Model and dataset come from the run's group ('nn2 / fashion_mnist'); they
+  are None for a run without such a group.
+  """
+  group = run.get('group')
+  model = dataset = None
+  if isinstance(group, str):
+    parts = [p.strip() for p in group.split('/')]
+    if len(parts) == 2 and all(parts):
+      model, dataset = parts
+  name, variant = run_variant(results_lib.run_name(label, group), run)
+  return model, dataset, name, variant
+
+
+def _alpha_key(name: str, variant: Mapping[str, Any]) -> tuple[str, float | None] | None:
+  """(name, α) of a run on the paper's settings but α, else None."""
+  rest = {k: v for k, v in variant.items() if k != 'alpha'}
+  if rest:
+    return None
+  alpha = variant.get('alpha', _ALPHA_DEFAULTS.get(name))
+  return name, (float(alpha) if alpha is not None else None)
+
+
+def _paired(results: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
+  """Paired difference run a - run b (metrics.PairedDifference as a dict), or
+  None when they are not paired (other seeds or shapes)."""
+  ra, rb = results['runs'][a], results['runs'][b]
+  if ra['seeds'] != rb['seeds'] or (ra['trials'], ra['epochs']) != (rb['trials'], rb['epochs']):
+    return None
+  st = results.get('statistics', {})
+  return metrics.paired_difference(
+      ra['test_accuracy'], rb['test_accuracy'], fraction=st.get('fraction', 0.1),
+      confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
+      trim=st.get('trim', 0.1)).to_dict()
+
+
+def _inside(value: float | None, low: float | None, high: float | None) -> str:
+  """'yes' / 'no' for a paper value (%) against our interval (fractions)."""
+  if value is None or low is None or high is None or not (
+      math.isfinite(low) and math.isfinite(high)):
+    return 'n/a'
+  # Printed with 2 decimals: compare at that resolution.
+  return 'yes' if round(100 * low, 2) <= value <= round(100 * high, 2) else 'no'
+
+
+def _ci_text(point: float | None, low: float | None, high: float | None, signed: bool) -> str:
+  fmt = results_lib._pp if signed else results_lib._pct
+  if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+    return f'{fmt(point)} [n/a]'
+  return f'{fmt(point)} [{fmt(low)}, {fmt(high)}]'
+
+
+def _verdict(vs: Mapping[str, Any] | None) -> str:
+  if vs is None or 'mean' not in vs:
+    return 'not paired'
+  lo, hi = vs.get('ci_low'), vs.get('ci_high')
+  if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+    return 'no interval (too few trials)'
+  if lo > 0:
+    return '**supported**'
+  if hi < 0:
+    return '**contradicted** (the other way round)'
+  return 'not shown: the interval contains 0'
+
+
+def _group_runs(results: Mapping[str, Any], group: Any) -> dict[str, tuple]:
+  """label -> (model, dataset, name, variant) for the runs of one group."""
+  return {l: run_identity(l, r) for l, r in results['runs'].items() if r.get('group') == group}
+
+
+def paper_table(results: Mapping[str, Any]) -> str:
+  """The paper's numbers beside ours, per group with printed cells.
+
+  Per run with a printed cell (`train.paper.cell`): the paper's ave and max,
+  ours with our bootstrap interval of ave, whether the paper's ave lies
+  inside it; then the paired difference to the baseline (ours, with its
+  interval) beside the paper's (the difference of its printed aves), and
+  whether the paper's lies inside ours. Runs that vary α get a second table
+  of the same kind against α = 4 (Table I).
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+
+  Returns:
+    Markdown text ending in a newline; empty when no run has a printed cell.
+  """
+  runs = results['runs']
+  st = results.get('statistics', {})
+  baseline = st.get('baseline', 'sgd')
+  conf = f'{100 * st.get("confidence", 0.95):g}%'
+  blocks = []
+  for group in _groups(results):
+    ids = _group_runs(results, group)
+    printed = {l: paper.cell(m, d, n, v) for l, (m, d, n, v) in ids.items()
+               if m is not None}
+    printed = {l: c for l, c in printed.items() if c is not None}
+    if not printed:
+      continue
+    base = next((l for l, (_, _, n, v) in ids.items() if n == baseline and not v), None)
+    base_cell = printed.get(base) if base else None
+    lines = [f'### Paper vs ours: {results_lib._group_title(group, {}, "")} '
+             f'(ours: {_shape_text(results, list(printed))}; paper: 50 trials × 100 epochs, '
+             '32 trials on CIFAR-10)', '',
+             f'| run | paper ave | ours ave [{conf} CI] | paper in CI | paper max | ours max '
+             f'| paper Δ vs {baseline} | ours Δ vs {baseline} [{conf} CI] | paper Δ in CI |',
+             '|:--|--:|--:|:-:|--:|--:|--:|--:|:-:|']
+    for label, c in printed.items():
+      s = runs[label]['summary']
+      row = [results_lib._cell(results_lib.run_name(label, group)), f'{c.ave:.2f}',
+             _ci_text(s['ave'], s['ci_low'], s['ci_high'], signed=False),
+             _inside(c.ave, s['ci_low'], s['ci_high']), f'{c.max:.2f}',
+             results_lib._pct(s['max'])]
+      vs = _paired(results, label, base) if base and label != base else None
+      if vs is not None and base_cell is not None:
+        paper_d = round(c.ave - base_cell.ave, 2)
+        row += [f'{paper_d:+.2f}', _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
+                _inside(paper_d, vs['ci_low'], vs['ci_high'])]
+      else:
+        row += ['', '', '']
+      lines.append('| ' + ' | '.join(row) + ' |')
+    blocks.append('\n'.join(lines))
+
+    # Table I: against α = 4.
+    alpha4 = next((l for l, (_, _, n, v) in ids.items()
+                   if _alpha_key(n, v) == ('adadecay', paper.DEFAULT_ALPHA)), None)
+    swept = [l for l, (_, _, n, v) in ids.items() if n == 'adadecay' and l != alpha4
+             and _alpha_key(n, v) is not None and l in printed]
+    if alpha4 in printed and swept:
+      lines = [f'| run | paper Δ vs α=4 | ours Δ vs α=4 [{conf} CI] | paper Δ in CI |',
+               '|:--|--:|--:|:-:|']
+      for label in swept:
+        vs = _paired(results, label, alpha4)
+        paper_d = round(printed[label].ave - printed[alpha4].ave, 2)
+        cells = (['', '', ''] if vs is None else
+                 [f'{paper_d:+.2f}', _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
+                  _inside(paper_d, vs['ci_low'], vs['ci_high'])])
+        lines.append(f'| {results_lib._cell(results_lib.run_name(label, group))} | '
+                     + ' | '.join(cells) + ' |')
+      blocks.append('\n'.join(lines))
+  if not blocks:
+    return ''
+  legend = ('Accuracies in %, Δ in percentage points. The paper prints no intervals: "paper in '
+            f'CI" asks whether its number lies inside our {conf} bootstrap interval. The paper\'s '
+            'Δ is the difference of its printed aves (its runs are not paired); ours is paired '
+            '(same seeds). Our runs use fewer trials than the paper\'s where the heading says so.')
+  return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
+
+
+def claims_table(results: Mapping[str, Any]) -> str:
+  """The paper's comparisons and whether our paired intervals support them.
+
+  Per group: the claims the paper states in words (`train.paper.CLAIMS`,
+  Table II) and those its printed numbers make (AdaDecay above every other
+  optimizer of Table III; α = 4 above α = -1 in Table I), each where both
+  runs are present, with our paired difference and its interval.
+  "supported": the interval lies above 0; "contradicted": below 0; else
+  not shown either way.
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+
+  Returns:
+    Markdown text ending in a newline; empty when no claim applies.
+  """
+  conf = f'{100 * results.get("statistics", {}).get("confidence", 0.95):g}%'
+  blocks = []
+  for group in _groups(results):
+    ids = _group_runs(results, group)
+    by_key = {}
+    for label, (_, _, name, variant) in ids.items():
+      key = _alpha_key(name, variant)
+      if key is not None:
+        by_key.setdefault(key, label)
+    model, dataset = next(iter(ids.values()))[:2]
+    if model is None:
+      continue
+    rows: dict[tuple, list[str]] = {}  # (better, worse) -> [text, sources, paper]
+    for c in paper.claims_for(model, dataset):
+      rows.setdefault((c.better, c.worse), [c.text, c.source, 'stated'])
+    ours = ('adadecay', paper.DEFAULT_ALPHA)
+    ours_cell = paper.cell(model, dataset, 'adadecay')
+    for (name, alpha), label in by_key.items():
+      other = paper.cell(model, dataset, name, {} if alpha is None or name != 'adadecay'
+                         else {'alpha': alpha})
+      if ours_cell is None or other is None or (name, alpha) == ours:
+        continue
+      if name == 'adadecay' and alpha != -1.0:
+        continue  # the paper claims robustness for α > 0, not an order
+      what = (f'α = 4 beats α = {alpha:g}' if name == 'adadecay'
+              else f'AdaDecay beats {name}')
+      printed = f'{ours_cell.ave:.2f} vs {other.ave:.2f}'
+      key = (ours, (name, alpha))
+      if key in rows:
+        rows[key][1] += f', Table {other.table}'
+        rows[key][2] = printed
+      else:
+        rows[key] = [what, f'Table {other.table}', printed]
+    lines = []
+    for (better, worse), (text, source, printed) in rows.items():
+      if better not in by_key or worse not in by_key:
+        continue
+      vs = _paired(results, by_key[better], by_key[worse])
+      ours_text = ('not paired' if vs is None
+                   else _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], signed=True))
+      lines.append(f'| {text} | {source} | {printed} | '
+                   f'{results_lib._cell(results_lib.run_name(by_key[better], group))} − '
+                   f'{results_lib._cell(results_lib.run_name(by_key[worse], group))}: '
+                   f'{ours_text} | {_verdict(vs)} |')
+    if lines:
+      blocks.append('\n'.join([
+          f'### The paper\'s claims: {results_lib._group_title(group, {}, "")} '
+          f'(ours: {_shape_text(results, list(ids))})', '',
+          f'| claim | source | paper (ave) | ours: paired Δ [{conf} CI] | verdict |',
+          '|:--|:--|:--|:--|:--|'] + lines))
+  if not blocks:
+    return ''
+  legend = (f'Δ in percentage points, paired (same seeds), with its {conf} bootstrap interval. '
+            '"stated": the paper states the claim without printing the numbers.')
+  return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
+
+
+# ----------------------------------------------------------------------------
 # Figures.
 
 
@@ -380,6 +624,64 @@ def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: An
   ax.set_title(f'Test accuracy vs epoch: {title}\n{_subtitle(results, labels)}', fontsize='medium')
   ax.set_xlabel('epoch')
   ax.set_ylabel(f'test accuracy (%), {100 * trim:g}%-trimmed mean over trials')
+  ax.grid(alpha=0.3)
+  return ax
+
+
+def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
+                             group: Any = None) -> Any:
+  """Paired difference to the baseline at every epoch, with its interval band.
+
+  One line per run of ``group`` paired with the group's baseline run (same
+  seeds): the mean over trials of the per-trial difference in test accuracy,
+  and its bootstrap interval at each epoch
+  (`train.metrics.paired_difference_by_epoch`), in percentage points.
+
+  Args:
+    results: A dict as returned by `train.results.load_results`.
+    ax: Matplotlib Axes to draw on; None makes a new pyplot figure.
+    group: The group (e.g. 'nn2 / fashion_mnist'; None: runs without one).
+
+  Returns:
+    The Axes.
+
+  Raises:
+    ValueError: If the group has no baseline run or nothing paired with it.
+  """
+  ax = _new_axes(ax)
+  labels = _select(results, group)
+  st = results.get('statistics', {})
+  baseline = st.get('baseline', 'sgd')
+  conf = st.get('confidence', 0.95)
+  runs = results['runs']
+  base = next((l for l in labels if run_identity(l, runs[l])[2:] == (baseline, {})), None)
+  if base is None:
+    raise ValueError(f'group {group!r} has no {baseline!r} run to pair with')
+  drawn = []
+  for label in labels:
+    a, b = runs[label], runs[base]
+    if label == base or a['seeds'] != b['seeds'] or (a['trials'], a['epochs']) != (
+        b['trials'], b['epochs']):
+      continue
+    mean, low, high = metrics.paired_difference_by_epoch(
+        a['test_accuracy'], b['test_accuracy'], confidence=conf,
+        seed=st.get('bootstrap_seed', 0))
+    epochs = np.arange(1, mean.size + 1)
+    name = results_lib.run_name(label, group)
+    (line,) = ax.plot(epochs, 100 * mean, lw=1.5, label=f'{name} − {baseline}')
+    ax.fill_between(epochs, 100 * low, 100 * high, color=line.get_color(), alpha=0.2, lw=0)
+    drawn.append(label)
+  if not drawn:
+    raise ValueError(f'no run of group {group!r} is paired with {base!r} (same seeds, shape)')
+  ax.axhline(0, color='gray', lw=1, ls='--')
+  ax.legend(fontsize='small', title=f'band: {100 * conf:g}% bootstrap interval',
+            title_fontsize='small')
+  title = results_lib._group_title(group, results.get('config') or {},
+                                   results.get('experiment', ''))
+  ax.set_title(f'Paired difference to {baseline} per epoch: {title}\n'
+               f'{_subtitle(results, drawn + [base])}', fontsize='medium')
+  ax.set_xlabel('epoch')
+  ax.set_ylabel(f'test accuracy − {baseline} (points),\nmean over trials (same seeds)')
   ax.grid(alpha=0.3)
   return ax
 
@@ -496,9 +798,10 @@ def _load(workdir: pathlib.Path) -> dict[str, Any]:
 
 def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                 out_dir: str | os.PathLike[str] | None = None) -> list[pathlib.Path]:
-  """Writes tables.md and the figures of one or more experiments.
+  """Writes tables.md and the figures of an experiment, possibly split.
 
-  All workdirs are read before anything is written.
+  All workdirs are read, and merged when there are several
+  (`train.results.merge_results`), before anything is written.
 
   Args:
     workdirs: One workdir or a sequence of them (each with results.json).
@@ -508,8 +811,9 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     The paths written, tables.md first.
 
   Raises:
-    ReportError: If a workdir is missing or unreadable, or ``out_dir`` cannot
-      be created.
+    ReportError: If a workdir is missing or unreadable, the workdirs cannot
+      be merged (a run with different results in two of them, different
+      statistics settings), or ``out_dir`` cannot be created.
   """
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   if isinstance(workdirs, (str, os.PathLike)):
@@ -518,6 +822,11 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
   if not workdirs:
     raise ReportError('no workdir given')
   loaded = [_load(w) for w in workdirs]
+  try:
+    merged = (loaded[0] if len(loaded) == 1
+              else results_lib.merge_results(loaded, [str(w) for w in workdirs]))
+  except ValueError as e:
+    raise ReportError(str(e)) from e
   out = pathlib.Path(out_dir) if out_dir is not None else workdirs[0] / 'report'
   try:
     out.mkdir(parents=True, exist_ok=True)
@@ -534,37 +843,47 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return name
 
   written: list[pathlib.Path] = []
-  md = ['# Results', '']
-  for workdir, res in zip(workdirs, loaded):
-    prefix = unique(_slug(res.get('experiment') or workdir.name)) + '_' if len(loaded) > 1 else ''
-    md += [f'## {res.get("experiment", workdir.name)} (`{workdir}`)', '',
-           results_lib.format_table(res)]
-    keys = swept_keys(res)
-    md += [sweep_table(res, k) for k in keys]
+  res = merged
+  title = res.get('experiment') or workdirs[0].name
+  md = ['# Results', '', f'## {title}', '',
+        'From: ' + ', '.join(f'`{w}`' for w in workdirs), '',
+        results_lib.format_table(res)]
+  md += [t for t in (paper_table(res), claims_table(res)) if t]
+  keys = swept_keys(res)
+  md += [sweep_table(res, k) for k in keys]
 
-    for group in _groups(res):
+  for group in _groups(res):
+    slug = _slug(group) if group is not None else 'all'
+    fig = Figure(figsize=(7.5, 5))
+    plot_accuracy_vs_epoch(res, fig.subplots(), group=group)
+    fig.tight_layout()
+    path = out / f'{unique("accuracy_vs_epoch_" + slug)}.png'
+    _save_png_atomic(fig, path)
+    written.append(path)
+    try:
       fig = Figure(figsize=(7.5, 5))
-      plot_accuracy_vs_epoch(res, fig.subplots(), group=group)
-      fig.tight_layout()
-      stem = 'accuracy_vs_epoch_' + (_slug(group) if group is not None else 'all')
-      path = out / f'{unique(prefix + stem)}.png'
-      _save_png_atomic(fig, path)
-      written.append(path)
+      plot_difference_vs_epoch(res, fig.subplots(), group=group)
+    except ValueError:
+      continue  # no baseline in this group, or nothing paired with it
+    fig.tight_layout()
+    path = out / f'{unique("difference_vs_epoch_" + slug)}.png'
+    _save_png_atomic(fig, path)
+    written.append(path)
 
-    for key in keys:
-      groups = [g for g in _groups(res) if _sweep_series(res, key, g)]
-      values = [v for g in groups for by_v in _sweep_series(res, key, g).values() for v in by_v]
-      if not all(_is_number(v) for v in values):
-        continue  # e.g. schedule=cosine vs linear: table only
-      fig = Figure(figsize=(6.5 * len(groups), 5))
-      axes = np.atleast_1d(fig.subplots(1, len(groups)))
-      for ax, g in zip(axes, groups):
-        plot_sweep(res, key, ax, group=g)
-      fig.tight_layout()
-      stem = _FIGURE_STEMS.get(key, f'accuracy_vs_{_slug(key)}')
-      path = out / f'{unique(prefix + stem)}.png'
-      _save_png_atomic(fig, path)
-      written.append(path)
+  for key in keys:
+    groups = [g for g in _groups(res) if _sweep_series(res, key, g)]
+    values = [v for g in groups for by_v in _sweep_series(res, key, g).values() for v in by_v]
+    if not all(_is_number(v) for v in values):
+      continue  # e.g. schedule=cosine vs linear: table only
+    fig = Figure(figsize=(6.5 * len(groups), 5))
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    for ax, g in zip(axes, groups):
+      plot_sweep(res, key, ax, group=g)
+    fig.tight_layout()
+    stem = _FIGURE_STEMS.get(key, f'accuracy_vs_{_slug(key)}')
+    path = out / f'{unique(stem)}.png'
+    _save_png_atomic(fig, path)
+    written.append(path)
 
   tables = out / TABLES_MD
   results_lib.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')

@@ -66,6 +66,9 @@ from train import metrics
 
 __all__ = [
     'SCHEMA_VERSION',
+    'build_results',
+    'merge_results',
+    'run_name',
     'delta_text',
     'format_table',
     'load_results',
@@ -262,6 +265,28 @@ def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int],
   return acc, loss, seeds, group
 
 
+def build_results(*, experiment: str, config: dict, runs: dict[str, dict], data_source: str,
+                  machine: str | None = None, fraction: float = 0.1, trim: float = 0.1,
+                  confidence: float = 0.95, bootstrap_seed: int = 0,
+                  baseline: str = 'sgd', created: str | None = None) -> dict[str, Any]:
+  """Computes the statistics of ``runs``: the dict `write_results` writes.
+
+  Arguments as `write_results` (``created``: ISO 8601 time stamp, default
+  now). Nothing is written; `merge_results` uses this to recompute the
+  paired differences of runs gathered from several workdirs.
+
+  Raises:
+    ValueError: For invalid runs (see `write_results`).
+  """
+  if not runs:
+    raise ValueError('runs is empty')
+  checked = {label: _check_run(label, run) for label, run in runs.items()}
+  return _build(checked, runs, experiment=experiment, config=config,
+                data_source=data_source, machine=machine, fraction=fraction, trim=trim,
+                confidence=confidence, bootstrap_seed=bootstrap_seed, baseline=baseline,
+                created=created)
+
+
 def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: dict,
                   runs: dict[str, dict], data_source: str, machine: str | None = None,
                   fraction: float = 0.1, trim: float = 0.1, confidence: float = 0.95,
@@ -296,7 +321,31 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
   if not runs:
     raise ValueError('runs is empty')
   checked = {label: _check_run(label, run) for label, run in runs.items()}
+  results = _build(checked, runs, experiment=experiment, config=config,
+                   data_source=data_source, machine=machine, fraction=fraction, trim=trim,
+                   confidence=confidence, bootstrap_seed=bootstrap_seed, baseline=baseline)
+  text = _dumps(results) + '\n'  # serialise first: a bad config fails before any write
 
+  buf = io.StringIO()
+  writer = csv.writer(buf, lineterminator='\n')
+  writer.writerow(CSV_HEADER)
+  for label, (acc, loss, seeds, _) in checked.items():
+    for t in range(acc.shape[0]):
+      for e in range(acc.shape[1]):
+        # repr-exact floats; non-finite losses as 'nan'/'inf' (pandas reads them).
+        writer.writerow((label, t, seeds[t], e + 1, repr(float(acc[t, e])),
+                         repr(float(loss[t, e]))))
+
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  write_text_atomic(workdir / ACCURACY_CSV, buf.getvalue())
+  write_text_atomic(workdir / RESULTS_JSON, text)
+  return json.loads(text)
+
+
+def _build(checked, runs, *, experiment, config, data_source, machine, fraction, trim,
+           confidence, bootstrap_seed, baseline, created=None) -> dict[str, Any]:
+  """The results dict of validated runs (`_check_run`), JSON-ready."""
   groups: dict[str | None, list[str]] = {}
   for label, (_, _, _, group) in checked.items():
     groups.setdefault(group, []).append(label)
@@ -339,7 +388,8 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
       'experiment': experiment,
       'data_source': data_source,
       'machine': machine,
-      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      'created': created or datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec='seconds'),
       'config': _plain(config),
       'trials': trials.pop() if len(trials) == 1 else None,
       'epochs': epochs.pop() if len(epochs) == 1 else None,
@@ -350,23 +400,7 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
       },
       'runs': out_runs,
   }
-  text = _dumps(results) + '\n'  # serialise first: a bad config fails before any write
-
-  buf = io.StringIO()
-  writer = csv.writer(buf, lineterminator='\n')
-  writer.writerow(CSV_HEADER)
-  for label, (acc, loss, seeds, _) in checked.items():
-    for t in range(acc.shape[0]):
-      for e in range(acc.shape[1]):
-        # repr-exact floats; non-finite losses as 'nan'/'inf' (pandas reads them).
-        writer.writerow((label, t, seeds[t], e + 1, repr(float(acc[t, e])),
-                         repr(float(loss[t, e]))))
-
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  write_text_atomic(workdir / ACCURACY_CSV, buf.getvalue())
-  write_text_atomic(workdir / RESULTS_JSON, text)
-  return json.loads(text)
+  return json.loads(_dumps(results))  # plain JSON values, as load_results gives
 
 
 def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -382,6 +416,89 @@ def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:
   if version != SCHEMA_VERSION:
     raise ValueError(f'{path}: schema_version {version!r}, expected {SCHEMA_VERSION}')
   return results
+
+
+def run_name(label: str, group: str | None) -> str:
+  """The label of a run without its group prefix.
+
+  A workdir with several groups labels its runs 'nn2/mnist/sgd' (group
+  'nn2 / mnist'); one with a single group labels them 'sgd'. Both give 'sgd'.
+  """
+  if group is not None:
+    prefix = '/'.join(p.strip() for p in group.split('/')) + '/'
+    if label.startswith(prefix):
+      return label[len(prefix):]
+  return label
+
+
+def merge_results(parts: Sequence[Mapping[str, Any]],
+                  sources: Sequence[str] | None = None) -> dict[str, Any]:
+  """The results of one experiment split over several workdirs, as one.
+
+  Runs are gathered in the order given (groups in first-seen order, runs in
+  first-seen order within a group), relabelled as one workdir would label
+  them ('sgd' with one group, 'nn2/mnist/sgd' with several), and the
+  statistics and paired differences are recomputed (`build_results`), so
+  the tables equal those of one workdir that trained all the runs in that
+  order. A run present in several parts with the same seeds and accuracies
+  (e.g. the 'sgd' baseline reused by two experiments) is kept once.
+
+  Args:
+    parts: Results dicts as `load_results` returns them.
+    sources: A name per part (its workdir) for error messages.
+
+  Returns:
+    A results dict; ``experiment``, ``data_source`` and ``machine`` join the
+    distinct values of the parts with ' + ' / '; '.
+
+  Raises:
+    ValueError: If the parts use different statistics settings, or one run
+      (group and name) differs between parts.
+  """
+  if not parts:
+    raise ValueError('parts is empty')
+  sources = list(sources) if sources is not None else [f'part {i}' for i in range(len(parts))]
+  settings = [{k: v for k, v in (p.get('statistics') or {}).items()
+               if k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')}
+              for p in parts]
+  for src, st in zip(sources[1:], settings[1:]):
+    if st != settings[0]:
+      raise ValueError(f'{src} uses statistics {st}, {sources[0]} uses {settings[0]}:'
+                       ' report them separately.')
+  gathered: dict[tuple[Any, str], tuple[str, Mapping[str, Any]]] = {}
+  for src, part in zip(sources, parts):
+    for label, run in part['runs'].items():
+      key = (run.get('group'), run_name(label, run.get('group')))
+      if key in gathered:
+        first_src, first = gathered[key]
+        if (first['seeds'] != run['seeds'] or first['test_accuracy'] != run['test_accuracy']):
+          raise ValueError(f'run {key[1]!r} of group {key[0]!r} is in both {first_src} and {src}'
+                           ' with different results: report them separately.')
+        continue
+      gathered[key] = (src, run)
+  order = list(dict.fromkeys(group for group, _ in gathered))
+  several = len(order) > 1
+  runs: dict[str, dict[str, Any]] = {}
+  for group in order:
+    for (g, name), (_, run) in gathered.items():
+      if g != group:
+        continue
+      label = (f"{'/'.join(p.strip() for p in group.split('/'))}/{name}"
+               if several and group is not None else name)
+      runs[label] = {k: run[k] for k in _RUN_KEYS if k in run}
+
+  def joined(key: str, sep: str) -> str | None:
+    values = [p.get(key) for p in parts if p.get(key)]
+    return sep.join(dict.fromkeys(values)) if values else None
+
+  configs = [p.get('config') or {} for p in parts]
+  st = settings[0]
+  return build_results(
+      experiment=joined('experiment', ' + ') or '', data_source=joined('data_source', '; ') or '',
+      machine=joined('machine', '; '),
+      config=configs[0] if all(c == configs[0] for c in configs) else {},
+      runs=runs, created=max((p.get('created') or '' for p in parts), default=None) or None,
+      **{k: st[k] for k in st})
 
 
 # ----------------------------------------------------------------------------
