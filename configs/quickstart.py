@@ -25,6 +25,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 128
   config.eval_batch_size = 1000  # memory only; results do not depend on it
   config.seed = 0  # trial i uses seed + i, the same for every optimizer
+  # Split over jobs: 'i/n' trains runs i, i + n, ... of the list above (in
+  # its own workdir); `python -m train.report` of the n workdirs merges them.
+  config.shard = ''
   # Data: '' searches $ADADECAY_DATA_DIR, /usr/share/datasets, TFDS and the
   # download cache (see README); download=True then fetches the original
   # files (verified) when none of those has them.

@@ -233,10 +233,14 @@ def test_several_workdirs_are_merged(basic, alpha_sweep, tmp_path):
   paths = report.make_report([basic, alpha_sweep], tmp_path)
   assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
                                      'difference_vs_epoch_nn2_fashion_mnist.png',
-                                     'accuracy_vs_alpha.png']
+                                     'accuracy_vs_alpha.png', 'results.json', 'accuracy.csv']
+  merged = results.load_results(tmp_path)
+  assert list(merged['runs']) == ['sgd', 'adadecay', 'adadecay(alpha=8)', 'adadecay(alpha=-1)',
+                                  'adadecay(alpha=2)', 'adadecay(alpha=0)']
+  rows = (tmp_path / 'accuracy.csv').read_text().splitlines()
+  assert len(rows) == 1 + 6 * 4 * 10  # runs x trials x epochs
   md = paths[0].read_text()
   assert '## table2_fashion + table1_alpha' in md
-  assert '| | sgd | adadecay | adadecay(alpha=8) | adadecay(alpha=-1) |' in md
 
 
 def test_split_experiment_merges_to_the_whole(tmp_path):

@@ -67,6 +67,34 @@ def test_short_real_data_run_learns(tmp_path):
     assert len(events) == 1 and events[0].stat().st_size > 0
 
 
+def test_shards_merge_into_the_whole(tmp_path):
+  from train import report, results  # pylint: disable=g-import-not-at-top
+  config = small_config(datasets=('fashion_mnist', 'mnist'), trials=3, epochs=1,
+                        train_subset=1280)
+  whole = experiment.run_experiment(config, tmp_path / 'whole')
+  parts = []
+  for i in range(2):
+    config.shard = f'{i}/2'
+    parts.append(experiment.run_experiment(config, tmp_path / f'shard{i}'))
+  # Shard i holds runs i, i + 2: sgd (shard 0) and adadecay (shard 1) of both
+  # data sets.
+  assert list(parts[0]['runs']) == ['nn2/fashion_mnist/sgd', 'nn2/mnist/sgd']
+  assert list(parts[1]['runs']) == ['nn2/fashion_mnist/adadecay', 'nn2/mnist/adadecay']
+  merged = results.merge_results(parts)
+  assert results.format_table(merged) == results.format_table(whole)
+  for label, run in whole['runs'].items():
+    assert merged['runs'][label]['vs_baseline'] == run['vs_baseline']
+    assert merged['runs'][label]['test_accuracy'] == run['test_accuracy']
+  paths = report.make_report([tmp_path / 'shard0', tmp_path / 'shard1'], tmp_path / 'report')
+  assert results.format_table(whole) in paths[0].read_text()
+
+
+@pytest.mark.parametrize('shard', ['1', '2/2', '-1/2', 'a/b', '3/4'])
+def test_bad_shard(shard):
+  with pytest.raises(ValueError, match='config.shard'):
+    experiment.validate(small_config(shard=shard))
+
+
 def test_resume_is_bit_identical(tmp_path):
   config = small_config(optimizers=('sgd', 'randomized'), epochs=3,
                         train_subset=1280)

@@ -143,7 +143,37 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
     raise ValueError(
         f'config lists the same run twice ({twice} are the same optimizer'
         ' settings); remove duplicates.')
-  return runs
+  index, count = parse_shard(config.get('shard', ''))
+  if index >= len(runs):
+    raise ValueError(
+        f'config.shard {config.shard!r} selects no run: the experiment has'
+        f' {len(runs)} runs; split it over at most {len(runs)} jobs.')
+  return runs[index::count]
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+  """'i/n' -> (i, n): the runs i, i + n, i + 2n, ... of the experiment.
+
+  An experiment split over n jobs (e.g. a job array) runs shard i/n in job i,
+  each into its own workdir; ``python -m train.report DIR_0 ... DIR_n-1``
+  merges them into the tables of the whole. '' is the whole experiment.
+
+  Raises:
+    ValueError: naming config.shard, for anything but '' or 'i/n' with
+      0 <= i < n.
+  """
+  if not shard:
+    return 0, 1
+  index, sep, count = str(shard).partition('/')
+  try:
+    i, n = int(index), int(count)
+  except ValueError:
+    i, n = -1, 0
+  if not sep or not 0 <= i < n:
+    raise ValueError(
+        f"config.shard must be '' (all runs) or 'i/n' with 0 <= i < n, e.g."
+        f" '0/4', got {shard!r}.")
+  return i, n
 
 
 def machine_description() -> str:

@@ -10,6 +10,8 @@ run each): they are merged (`train.results.merge_results`) into exactly the
 tables one workdir training all their runs, in the order given, would give.
 It writes into ``DIR`` (default: ``<first WORKDIR>/report``):
 
+* with several workdirs, ``results.json`` and ``accuracy.csv`` of the
+  merged experiment, as one workdir would hold them;
 * ``tables.md``: `train.results.format_table` (Tables II-IV of the paper);
   the paper's printed numbers beside ours (`paper_table`); the paper's
   claims and whether our paired intervals support them (`claims_table`);
@@ -885,6 +887,16 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     _save_png_atomic(fig, path)
     written.append(path)
 
+  if len(loaded) > 1:
+    # The files one workdir holding all the runs would hold.
+    st = res['statistics']
+    results_lib.write_results(
+        out, experiment=res['experiment'], config=res['config'], data_source=res['data_source'],
+        machine=res['machine'], runs={l: {k: r[k] for k in ('test_accuracy', 'train_loss',
+                                                              'seeds', 'group', 'variant')}
+                                      for l, r in res['runs'].items()},
+        **{k: st[k] for k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')})
+    written += [out / results_lib.RESULTS_JSON, out / results_lib.ACCURACY_CSV]
   tables = out / TABLES_MD
   results_lib.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')
   return [tables] + written
