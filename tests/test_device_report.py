@@ -1,0 +1,34 @@
+"""benchmarks/device_report.py --tiny: every section, on this CPU."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+from conftest import require_test_data
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_tiny_device_report(tmp_path):
+  env = {**os.environ, 'PYTHONPATH': str(REPO), 'MPLBACKEND': 'Agg'}
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/device_report.py', '--tiny', '--out', str(tmp_path),
+       '--data-dir', str(require_test_data())],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  md = (tmp_path / 'report.md').read_text()
+  assert 'matmul precision: float32' in md
+  for heading in ('## (a)', '## (b)', '## (c)', '## (d)', '## (e)'):
+    assert heading in md
+  # (c): T(N) / (N T(1)) is 1 for N = 1 by definition.
+  assert re.search(r'^\| 1 \| [\d.]+ \| [\d.]+ \| 1\.00 \|$', md, re.M), md
+  # (d): every paper experiment has an estimate, and they add up.
+  rows = re.findall(r'^\| (.+?) \| \d+ × \d+ \| ([\d,.]+) \|$', md, re.M)
+  assert len(rows) == 7
+  total = float(re.search(r'\| \*\*all\*\* \| \| \*\*([\d,.]+)\*\* \|', md)[1].replace(',', ''))
+  assert abs(sum(float(h.replace(',', '')) for _, h in rows) - total) <= 0.1 * len(rows)
+  # (e): the harness's table of both optimizers, from real Fashion-MNIST.
+  assert '| | sgd | adadecay |' in md
+  assert (tmp_path / 'nn2_fashion_mnist' / 'results.json').is_file()
