@@ -18,8 +18,7 @@ import numpy as np
 
 NO_PARAMS_MSG = (
     'This transformation needs the current parameters: call'
-    ' update(updates, state, params), e.g. through optax.chain with params'
-    ' passed to its update.'
+    ' update(updates, state, params) (optax.chain passes them on).'
 )
 
 
