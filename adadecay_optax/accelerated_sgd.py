@@ -16,7 +16,7 @@ References:
   <https://arxiv.org/abs/1704.08227>`_, COLT 2018.
 """
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import chex
 import jax
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adadecay_optax._validation import check, concrete
+from adadecay_optax import _validation
 
 __all__ = ['AcceleratedSGDState', 'accelerated_sgd']
 
@@ -34,19 +34,6 @@ class AcceleratedSGDState(NamedTuple):
 
   count: chex.Array  # shape=(), dtype=jnp.int32; steps taken (for schedules)
   momentum: optax.Updates  # AccSGD.py's 'momentum_buffer' w̄, params' dtypes
-
-
-# -- validation ---------------------------------------------------------------
-
-
-# -- the transformation -------------------------------------------------------
-
-
-def _compute_dtype(tree: Any) -> jnp.dtype:
-  """Float32, or the tree's widest float dtype when wider (float64 with x64)."""
-  if not jax.tree.leaves(tree):
-    return jnp.dtype(jnp.float32)
-  return jnp.promote_types(optax.tree.dtype(tree, 'highest'), jnp.float32)
 
 
 def accelerated_sgd(
@@ -103,8 +90,9 @@ def accelerated_sgd(
   Arithmetic is done in float32 (or the params' widest float dtype if wider,
   e.g. float64); updates and the buffer come back in each parameter's dtype.
   Hyper-parameters enter only as arrays, so any of them can be injected with
-  :func:`optax.inject_hyperparams` (which casts them to the params' dtype;
-  pass ``hyperparam_dtype=jnp.float32`` for bfloat16 params).
+  :func:`optax.inject_hyperparams`, which casts them to the params' dtype:
+  with bfloat16 params they are rounded to bfloat16 (``small_const=0.7``
+  becomes 0.6992); pass ``hyperparam_dtype=jnp.float32`` to keep them exact.
 
   Args:
     learning_rate: :math:`\delta`, a float >= 0 or an optax schedule of the
@@ -123,6 +111,9 @@ def accelerated_sgd(
     ``params``.
 
   Raises:
+    TypeError: at construction, if a hyper-parameter is not a real number or
+      array (a float, an int, a bf16/f16 scalar; ``learning_rate`` may also
+      be a schedule).
     ValueError: at construction, if ``learning_rate`` (when not a schedule) or
       ``weight_decay`` is negative, ``kappa`` or ``xi`` is not positive,
       ``small_const`` is outside (0, 1], ``small_const**2 * xi > kappa``
@@ -148,13 +139,17 @@ def accelerated_sgd(
     Gradient Descent for Least Squares Regression
     <https://arxiv.org/abs/1704.08227>`_, COLT 2018.
   """
-  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
-  check('kappa', kappa, lambda v: v > 0, 'a float > 0')
-  check('xi', xi, lambda v: v > 0, 'a float > 0')
+  check = _validation.check_number
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0',
+        schedule=True)
+  check('kappa', kappa, lambda v: v > 0, 'a float > 0',
+        ' (AccSGD.py default 1000.0)')
+  check('xi', xi, lambda v: v > 0, 'a float > 0', ' (AccSGD.py default 10.0)')
   check('small_const', small_const, lambda v: (v > 0) & (v <= 1),
-         'in (0, 1]')
-  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
-  k, x, c = concrete(kappa), concrete(xi), concrete(small_const)
+        'in (0, 1]', ' (AccSGD.py default 0.7)')
+  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0',
+        ' (0.0 switches it off)')
+  k, x, c = (_validation.concrete(v) for v in (kappa, xi, small_const))
   if k is not None and x is not None and c is not None and np.any(
       c * c * x > k):
     raise ValueError(
@@ -171,9 +166,8 @@ def accelerated_sgd(
     )
 
   def update_fn(updates, state, params=None):
-    if params is None:
-      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
-    cdt = _compute_dtype(params)
+    _validation.require_params(params)
+    cdt = _validation.compute_dtype(params)
     lr = learning_rate(state.count) if callable(learning_rate) else (
         learning_rate)
     lr, kap, x_i, c, wd = (jnp.asarray(v, cdt) for v in

@@ -25,7 +25,6 @@ References:
 """
 
 from collections.abc import Callable
-import numbers
 from typing import Any, NamedTuple, Optional, Union
 
 import chex
@@ -34,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adadecay_optax._validation import concrete
+from adadecay_optax import _validation
 
 __all__ = [
     'AdaDecayState',
@@ -59,39 +58,7 @@ class RandomizedDecayState(NamedTuple):
   """State of :func:`randomized_decay`."""
 
   count: chex.Array  # shape=(), dtype=jnp.int32
-  rng_key: chex.PRNGKey  # a typed or raw PRNG key, split once per step
-
-
-# -- validation ---------------------------------------------------------------
-
-
-def _check_weight_decay(weight_decay) -> None:
-  value = concrete(weight_decay)
-  if value is None:
-    return
-  if not np.issubdtype(value.dtype, np.number):
-    raise TypeError(
-        f'weight_decay must be a number or an optax schedule, got'
-        f' {weight_decay!r}.'
-    )
-  if not np.all(np.isfinite(value)) or np.any(value < 0):
-    raise ValueError(
-        f'weight_decay must be finite and >= 0, got {weight_decay!r}. The'
-        ' paper uses 5e-4; use 0.0 to switch decay off.'
-    )
-
-
-def _check_alpha(alpha) -> None:
-  value = concrete(alpha)
-  if value is None:
-    return
-  if not np.issubdtype(value.dtype, np.number) or not np.all(
-      np.isfinite(value)
-  ):
-    raise ValueError(
-        f'alpha must be a finite number (or array), got {alpha!r}. The paper'
-        ' uses alpha=4.0; alpha=0.0 gives constant decay.'
-    )
+  rng_key: chex.PRNGKey  # a typed PRNG key, split once per step
 
 
 # -- eqs. 10-12 ---------------------------------------------------------------
@@ -239,9 +206,10 @@ def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:
     the leaf's dtype when wider, e.g. float64).
 
   Raises:
+    TypeError: if ``alpha`` is not a real number or array.
     ValueError: if ``alpha`` is not finite.
   """
-  _check_alpha(alpha)
+  _validation.check_alpha(alpha)
   return jax.tree.map(
       lambda g: None if g is None else _adaptive_theta(g, alpha),
       updates,
@@ -272,6 +240,7 @@ def _add_scaled_weights(updates, thetas, params, weight_decay):
 
 
 def _maybe_masked(tx, mask):
+  mask = _validation.check_mask(mask)
   return tx if mask is None else optax.masked(tx, mask)
 
 
@@ -300,20 +269,29 @@ def adadecay(
   this is exactly :func:`optax.add_decayed_weights`.
 
   Args:
-    weight_decay: λ, a float >= 0 or an optax schedule of the step count
-      (then the state keeps the count). Paper default 5e-4.
-    alpha: α, the slope of the sigmoid in eq. 12, a float or an array that
-      broadcasts against every leaf. Paper default 4.0 (Table I). Negative α
-      decays small-gradient parameters more.
+    weight_decay: λ, a real number >= 0 (a float, int, bf16/f16 scalar or
+      array) or an optax schedule of the step count (then the state keeps the
+      count). Paper default 5e-4.
+    alpha: α, the slope of the sigmoid in eq. 12, a real number or an array
+      that broadcasts against every leaf. Paper default 4.0 (Table I).
+      Negative α decays small-gradient parameters more.
     mask: as in :func:`optax.add_decayed_weights`: a pytree of booleans with
       the params' structure (or a prefix of it), or a callable returning one;
       ``False`` leaves pass through unchanged, and their statistics are not
-      computed.
+      computed. Single-child wrappers such as Flax NNX's ``nnx.Param`` are
+      stripped, so ``jax.tree.map(f, nnx.state(model, nnx.Param))`` works
+      as a mask for ``nnx.Optimizer(model, tx, wrt=nnx.Param)``. Under
+      :func:`optax.inject_hyperparams`, pass a callable mask with
+      ``static_args=('mask',)``.
 
   Returns:
     An :class:`optax.GradientTransformation`. Its ``update`` needs ``params``.
 
   Raises:
+    TypeError: at construction, if ``weight_decay`` or ``alpha`` is not a
+      real number (or array; or, for ``weight_decay``, a schedule), or
+      ``mask`` is a single boolean (what a callable mask becomes under
+      :func:`optax.inject_hyperparams` without ``static_args=('mask',)``).
     ValueError: at construction, if ``weight_decay`` is negative or not
       finite, or ``alpha`` is not finite; in ``update``, if ``params`` is
       None.
@@ -334,8 +312,8 @@ def adadecay(
     Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
     <https://arxiv.org/abs/1907.08931>`_, 2019.
   """
-  _check_weight_decay(weight_decay)
-  _check_alpha(alpha)
+  _validation.check_weight_decay(weight_decay)
+  _validation.check_alpha(alpha)
 
   def init_fn(params):
     del params
@@ -344,8 +322,7 @@ def adadecay(
     return optax.EmptyState()
 
   def update_fn(updates, state, params=None):
-    if params is None:
-      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
+    _validation.require_params(params)
     if callable(weight_decay):
       rate = weight_decay(state.count)
       state = AdaDecayState(count=optax.safe_increment(state.count))
@@ -380,8 +357,10 @@ def randomized_decay(
   Args:
     weight_decay: λ, a float >= 0 or an optax schedule of the step count.
     alpha: α of eq. 12, a float or an array broadcasting against every leaf.
-    key: a JAX PRNG key or an int seed; the state carries the key and splits
-      it once per step, so the draws are reproducible.
+    key: a PRNG key (typed, or raw as from ``jax.random.PRNGKey``) or an
+      int seed; the three forms give the same draws. The state carries it as
+      a typed key and splits it once per step, so the draws are
+      reproducible.
     mask: as in :func:`adadecay`.
 
   Returns:
@@ -389,29 +368,23 @@ def randomized_decay(
     :class:`RandomizedDecayState`.
 
   Raises:
+    TypeError: as :func:`adadecay`, or if ``key`` is none of the above.
     ValueError: as :func:`adadecay`.
 
   References:
     Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
     <https://arxiv.org/abs/1907.08931>`_, 2019, eq. 13 and Table II.
   """
-  _check_weight_decay(weight_decay)
-  _check_alpha(alpha)
+  _validation.check_weight_decay(weight_decay)
+  _validation.check_alpha(alpha)
+  rng_key = _validation.prng_key('key', key)
 
   def init_fn(params):
     del params
-    rng_key = (
-        jax.random.key(key)
-        if isinstance(key, numbers.Integral)
-        or (hasattr(key, 'dtype') and jnp.issubdtype(key.dtype, jnp.integer)
-            and jnp.ndim(key) == 0)
-        else key
-    )
     return RandomizedDecayState(count=jnp.zeros([], jnp.int32), rng_key=rng_key)
 
   def update_fn(updates, state, params=None):
-    if params is None:
-      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
+    _validation.require_params(params)
     rate = weight_decay(state.count) if callable(weight_decay) else weight_decay
     rng_key, sample_key = jax.random.split(state.rng_key)
     z = optax.tree.random_like(
@@ -426,6 +399,22 @@ def randomized_decay(
     return _add_scaled_weights(updates, thetas, params, rate), new_state
 
   return _maybe_masked(optax.GradientTransformation(init_fn, update_fn), mask)
+
+
+def _in_updates_dtype(
+    tx: optax.GradientTransformationExtraArgs,
+) -> optax.GradientTransformationExtraArgs:
+  """``tx`` with its updates cast back to each incoming leaf's dtype.
+
+  optax's scaling promotes, e.g. bf16 updates times a float16 or float32
+  learning rate give float32; the state is ``tx``'s, unchanged.
+  """
+
+  def update_fn(updates, state, params=None, **extra_args):
+    new_updates, state = tx.update(updates, state, params, **extra_args)
+    return optax.tree.cast_like(new_updates, updates), state
+
+  return optax.GradientTransformationExtraArgs(tx.init, update_fn)
 
 
 def adadecay_sgd(
@@ -461,13 +450,13 @@ def adadecay_sgd(
     An :class:`optax.GradientTransformationExtraArgs`.
 
   Raises:
-    ValueError: as :func:`adadecay`.
+    TypeError, ValueError: as :func:`adadecay`.
   """
-  return optax.chain(
+  return _in_updates_dtype(optax.chain(
       adadecay(weight_decay=weight_decay, alpha=alpha, mask=mask),
       optax.sgd(learning_rate=learning_rate, momentum=momentum,
                 nesterov=nesterov),
-  )
+  ))
 
 
 def sgd_with_weight_decay(
@@ -488,17 +477,20 @@ def sgd_with_weight_decay(
     momentum: μ (paper: 0.9); ``None`` or 0 for plain SGD.
     nesterov: whether to use Nesterov momentum.
     weight_decay: λ (paper: 5e-4), float or schedule.
-    mask: which leaves get decay, as in :func:`optax.add_decayed_weights`.
+    mask: which leaves get decay, as in :func:`adadecay`.
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs`.
 
   Raises:
+    TypeError: if ``weight_decay`` is not a real number or schedule, or
+      ``mask`` is a single boolean (see :func:`adadecay`).
     ValueError: if ``weight_decay`` is negative or not finite.
   """
-  _check_weight_decay(weight_decay)
-  return optax.chain(
-      optax.add_decayed_weights(weight_decay=weight_decay, mask=mask),
+  _validation.check_weight_decay(weight_decay)
+  return _in_updates_dtype(optax.chain(
+      optax.add_decayed_weights(weight_decay=weight_decay,
+                                mask=_validation.check_mask(mask)),
       optax.sgd(learning_rate=learning_rate, momentum=momentum,
                 nesterov=nesterov),
-  )
+  ))

@@ -20,10 +20,9 @@ from typing import Any, NamedTuple, Optional
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from adadecay_optax._validation import check, concrete
+from adadecay_optax import _validation
 
 __all__ = ['EntropySGDState', 'entropy_sgd']
 
@@ -39,39 +38,7 @@ class EntropySGDState(NamedTuple):
   key: chex.PRNGKey  # typed PRNG key; split once per outer step
 
 
-# -- validation ---------------------------------------------------------------
-
-
-def _check_num_steps(L) -> None:  # pylint: disable=invalid-name
-  arr = concrete(L)
-  if arr is None:
-    return
-  if (isinstance(L, bool) or arr.shape != ()
-      or not np.issubdtype(arr.dtype, np.integer) or arr < 1):
-    raise ValueError(
-        f'L (the number of Langevin steps) must be an integer >= 1, got {L!r}.'
-        ' (optim.py treats L=0 as plain SGD with momentum; use optax.sgd.)'
-    )
-
-
-def _canonicalize_key(key) -> jax.Array:
-  """A typed PRNG key from a typed key, a raw uint32 key or an integer seed."""
-  if isinstance(key, jax.Array) and jnp.issubdtype(
-      key.dtype, jax.dtypes.prng_key):
-    return key
-  if jnp.ndim(key) > 0:  # raw key data, e.g. jax.random.PRNGKey(0)
-    return jax.random.wrap_key_data(jnp.asarray(key, jnp.uint32))
-  return jax.random.key(key)
-
-
 # -- the transformation -------------------------------------------------------
-
-
-def _compute_dtype(tree: Any) -> jnp.dtype:
-  """Float32, or the tree's widest float dtype when wider (float64 with x64)."""
-  if not jax.tree.leaves(tree):
-    return jnp.dtype(jnp.float32)
-  return jnp.promote_types(optax.tree.dtype(tree, 'highest'), jnp.float32)
 
 
 def _langevin_noise(noise_key: jax.Array, step: jax.Array,
@@ -221,7 +188,11 @@ def entropy_sgd(  # pylint: disable=invalid-name
     argument ``grad_fn``.
 
   Raises:
-    ValueError: at construction, if ``L`` is not an integer >= 1,
+    TypeError: at construction, if ``L`` is not an integer (of any integer
+      type), ``nesterov`` not a bool, ``key`` not a key or seed, or another
+      hyper-parameter not a real number or array (a float, an int, a bf16/f16
+      scalar; ``learning_rate`` may also be a schedule).
+    ValueError: at construction, if ``L`` is < 1,
       ``learning_rate`` (when not a schedule), ``momentum``, ``weight_decay``,
       ``eps`` or ``g0`` is negative, ``damp`` is outside [0, 1], ``g1 <= -1``,
       ``langevin_learning_rate <= 0``, ``langevin_beta1`` is outside [0, 1),
@@ -254,40 +225,47 @@ def entropy_sgd(  # pylint: disable=invalid-name
     Nakamura & Hong, `Adaptive Weight Decay for Deep Neural Networks
     <https://arxiv.org/abs/1907.08931>`_, 2019 (the ``L=5`` default).
   """
-  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0')
+  check = _validation.check_number
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0',
+        schedule=True)
   check('momentum', momentum, lambda v: v >= 0, 'a float >= 0')
   check('damp', damp, lambda v: (v >= 0) & (v <= 1), 'in [0, 1]')
   check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
-  _check_num_steps(L)
+  _validation.check_integer(
+      'L (the number of Langevin steps)', L, minimum=1,
+      hint=' (optim.py treats L=0 as plain SGD with momentum; use optax.sgd.)')
+  # fori_loop wants bounds of one type: np.uint8(3) becomes 3 (an injected L
+  # is an int32 tracer under jit).
+  if not isinstance(L, jax.core.Tracer):
+    L = int(L)  # pylint: disable=invalid-name
   check('eps', eps, lambda v: v >= 0, 'a float >= 0')
   check('g0', g0, lambda v: v >= 0, 'a float >= 0')
   check('g1', g1, lambda v: v > -1, 'a float > -1')
   check('langevin_learning_rate', langevin_learning_rate, lambda v: v > 0,
-         'a float > 0')
+        'a float > 0')
   check('langevin_beta1', langevin_beta1, lambda v: (v >= 0) & (v < 1),
-         'in [0, 1)')
-  if not isinstance(nesterov, (bool, np.bool_)):
-    raise ValueError(f'nesterov must be a bool, got {nesterov!r}.')
+        'in [0, 1)')
+  _validation.check_bool('nesterov', nesterov)
+  rng_key = _validation.prng_key('key', key)
 
   def init_fn(params):
     return EntropySGDState(
         count=jnp.zeros([], jnp.int32),
         momentum=optax.tree.zeros_like(params),
-        key=_canonicalize_key(key),
+        key=rng_key,
     )
 
   def update_fn(updates, state, params=None, *,
                 grad_fn: Optional[GradFn] = None, **extra_args):
     del extra_args
-    if params is None:
-      raise ValueError(optax._src.base.NO_PARAMS_MSG)  # pylint: disable=protected-access
+    _validation.require_params(params)
     if grad_fn is None:
       raise ValueError(
           'entropy_sgd needs the gradient function: call'
           ' update(updates, state, params, grad_fn=grad_fn) with'
           ' grad_fn(params, langevin_step) -> grads.'
       )
-    cdt = _compute_dtype(params)
+    cdt = _validation.compute_dtype(params)
     lr = learning_rate(state.count) if callable(learning_rate) else (
         learning_rate)
     lr, mom, dmp, wd, noise, g_0, g_1, llr, beta1 = (

@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from adadecay_optax import _validation
+
 __all__ = ['sigmoid_decay_schedule']
 
 
@@ -40,6 +42,10 @@ def sigmoid_decay_schedule(
   whole run (100 epochs) but gives no formula; :math:`k = 10` and the
   midpoint at half of training are this project's choice.
 
+  The values are real scalars of any type (Python, NumPy, bfloat16); the step
+  arguments integers of any integer type (``int``, ``np.int64``, a 0-d
+  integer array).
+
   Args:
     init_value: the value at steps <= ``transition_begin`` (paper: 0.1).
     end_value: the value at steps >= ``transition_begin + transition_steps``
@@ -50,28 +56,29 @@ def sigmoid_decay_schedule(
     transition_begin: t_0 >= 0, the step at which the transition starts.
 
   Returns:
-    An :class:`optax.Schedule` mapping a step count (int array, shape ()) to a
-    float32 scalar.
+    An :class:`optax.Schedule` mapping a step count (an integer scalar of any
+    integer type, or an int array) to float32.
 
   Raises:
-    ValueError: if ``transition_steps`` is not a positive integer,
-      ``steepness`` not positive and finite, ``transition_begin`` negative, or
-      ``init_value``/``end_value`` not finite.
+    TypeError: if ``transition_steps`` or ``transition_begin`` is not an
+      integer, or ``init_value``, ``end_value`` or ``steepness`` not a real
+      scalar.
+    ValueError: if ``transition_steps`` is < 1, ``transition_begin`` < 0,
+      ``steepness`` not positive, or a value not finite.
   """
-  if (not isinstance(transition_steps, int) or isinstance(transition_steps, bool)
-      or transition_steps <= 0):
-    raise ValueError(
-        f'transition_steps must be a positive int (optimizer steps), got'
-        f' {transition_steps!r}.'
-    )
-  if not (math.isfinite(steepness) and steepness > 0):
-    raise ValueError(f'steepness must be > 0 and finite, got {steepness!r}.')
-  if transition_begin < 0:
-    raise ValueError(
-        f'transition_begin must be >= 0, got {transition_begin!r}.')
-  for name, value in (('init_value', init_value), ('end_value', end_value)):
-    if not math.isfinite(value):
-      raise ValueError(f'{name} must be finite, got {value!r}.')
+  _validation.check_integer(
+      'transition_steps', transition_steps, minimum=1,
+      hint=' It counts optimizer steps: epochs × steps per epoch.')
+  _validation.check_integer('transition_begin', transition_begin, minimum=0)
+  for name, value, ok, requirement in (
+      ('steepness', steepness, lambda v: v > 0, '> 0 and finite'),
+      ('init_value', init_value, lambda v: True, 'finite'),
+      ('end_value', end_value, lambda v: True, 'finite')):
+    _validation.check_number(name, value, ok, requirement, scalar=True)
+  transition_steps, transition_begin = int(transition_steps), int(
+      transition_begin)
+  init_value, end_value, steepness = (
+      float(init_value), float(end_value), float(steepness))
 
   def sigmoid(x):
     return 1 / (1 + math.exp(-x))
@@ -80,6 +87,9 @@ def sigmoid_decay_schedule(
       -steepness / 2)
 
   def schedule(count: chex.Numeric) -> chex.Numeric:
+    count = jnp.asarray(count)
+    if jnp.issubdtype(count.dtype, jnp.integer):  # signed: t - t_0 can't wrap
+      count = count.astype(jnp.int32)
     tau = jnp.clip((count - transition_begin) / transition_steps, 0, 1)
     ratio = jnp.clip((jax.nn.sigmoid(steepness * (0.5 - tau)) - low) / span,
                      0, 1)

@@ -30,7 +30,7 @@ from adadecay_optax import entropy_sgd
 accelerated_sgd_lib = importlib.import_module('adadecay_optax.accelerated_sgd')
 entropy_sgd_lib = importlib.import_module('adadecay_optax.entropy_sgd')
 
-NO_PARAMS_MSG = optax._src.base.NO_PARAMS_MSG  # pylint: disable=protected-access
+NO_PARAMS_MSG = 'needs the current parameters: call update(updates, state, params)'
 RTOL = 1e-10
 ATOL = 1e-12
 
@@ -631,10 +631,19 @@ def test_entropy_sgd_key_forms():
 
 
 @pytest.mark.parametrize('kwargs,message', [
-    (dict(L=0), r'L \(the number of Langevin steps\) must be an integer >= 1'),
-    (dict(L=-3), r'L \(the number of Langevin steps\) must be an integer >= 1'),
     (dict(L=2.5), r'L \(the number of Langevin steps\) must be an integer'),
     (dict(L=True), r'L \(the number of Langevin steps\) must be an integer'),
+    (dict(nesterov='yes'), r'nesterov must be True or False'),
+    (dict(momentum='0.9'), r'momentum must be a real number'),
+])
+def test_entropy_sgd_constructor_type_errors(kwargs, message):
+  with pytest.raises(TypeError, match=message):
+    entropy_sgd(**kwargs)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(L=0), r'L \(the number of Langevin steps\) must be an integer >= 1'),
+    (dict(L=-3), r'L \(the number of Langevin steps\) must be an integer >= 1'),
     (dict(learning_rate=-0.1), r'learning_rate must be a float >= 0'),
     (dict(learning_rate=float('nan')), r'learning_rate must be a float >= 0'),
     (dict(momentum=-0.9), r'momentum must be a float >= 0'),
@@ -646,7 +655,6 @@ def test_entropy_sgd_key_forms():
     (dict(langevin_learning_rate=0.0),
      r'langevin_learning_rate must be a float > 0'),
     (dict(langevin_beta1=1.0), r'langevin_beta1 must be in \[0, 1\)'),
-    (dict(nesterov='yes'), r'nesterov must be a bool'),
 ])
 def test_entropy_sgd_constructor_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):

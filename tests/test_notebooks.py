@@ -133,6 +133,13 @@ def test_quickstart_notebook_runs(tmp_path):
     assert leaf in theta_text, theta_text
   assert _count(nb, 'image/png', 'theta') == 1
   assert _count(nb, 'image/png', 'alphas') == 1
+  # The NNX mask: kernels decayed by η λ = 0.01 (zero gradients, θ = 1),
+  # biases and the plain nnx.Variable untouched.
+  mask_text = _text(nb, 'mask')
+  for leaf in ('hidden/kernel', 'head/kernel'):
+    assert re.search(rf'^{leaf} +decayed: w × 0\.9900$', mask_text, re.M), mask_text
+  for leaf in ('hidden/bias', 'head/bias', 'batches_seen'):
+    assert re.search(rf'^{leaf} +unchanged$', mask_text, re.M), mask_text
 
 
 def test_reproduce_paper_notebook_runs(tmp_path):

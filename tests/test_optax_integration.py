@@ -6,6 +6,7 @@ dtypes, MultiSteps, lax.cond stability, apply_if_finite, no recompilation).
 """
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -276,3 +277,124 @@ def test_sharded_over_8_cpu_devices_equals_unsharded():
                        capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-3000:]
   assert 'sharded ok' in out.stdout
+
+
+# -- masks: callables under inject_hyperparams, NNX state masks ---------------
+
+
+def _no_decay_on_biases(params):
+  return jax.tree.map(lambda x: x.ndim > 1, params)
+
+
+def _kernel_and_bias():
+  params = {'kernel': jnp.linspace(-1.0, 1.0, 6).reshape(2, 3),
+            'bias': jnp.array([0.5, -1.0, 2.0])}
+  grads = {'kernel': jnp.array([[1.0, -2.0, 3.0], [0.5, 0.1, -4.0]]),
+           'bias': jnp.array([0.25, -0.5, 1.0])}
+  return params, grads
+
+
+@pytest.mark.parametrize('jit', [False, True])
+@pytest.mark.parametrize('factory, kwargs', [
+    (ad.adadecay, {'weight_decay': 0.1, 'alpha': 1.0}),
+    (ad.adadecay_sgd, {'learning_rate': 0.1, 'weight_decay': 0.1}),
+    (ad.sgd_with_weight_decay, {'learning_rate': 0.1, 'weight_decay': 0.1}),
+    (ad.randomized_decay, {'weight_decay': 0.1, 'alpha': 1.0, 'key': 0}),
+], ids=['adadecay', 'adadecay_sgd', 'sgd_with_weight_decay',
+        'randomized_decay'])
+def test_callable_mask_under_inject_hyperparams_without_static_args_raises(
+    factory, kwargs, jit):
+  # inject_hyperparams takes the callable for a schedule and calls it with
+  # the step count: the mask would be False, decaying nothing.
+  tx = optax.inject_hyperparams(factory)(mask=_no_decay_on_biases, **kwargs)
+  params, _ = _kernel_and_bias()
+  init = jax.jit(tx.init) if jit else tx.init
+  with pytest.raises(TypeError, match=re.escape("static_args=('mask',)")):
+    init(params)
+
+
+@pytest.mark.parametrize('jit', [False, True])
+def test_callable_mask_under_inject_hyperparams_with_static_args(jit):
+  tx = optax.inject_hyperparams(ad.adadecay, static_args=('mask',))(
+      weight_decay=0.1, alpha=1.0, mask=_no_decay_on_biases)
+  params, grads = _kernel_and_bias()
+  init, update = tx.init, tx.update
+  if jit:
+    init, update = jax.jit(init), jax.jit(update)
+  updates, _ = update(grads, init(params), params)
+  np.testing.assert_array_equal(updates['bias'], grads['bias'])
+  unmasked = ad.adadecay(0.1, alpha=1.0)
+  want, _ = unmasked.update(grads, unmasked.init(params), params)
+  np.testing.assert_allclose(updates['kernel'], want['kernel'], rtol=1e-6)
+  assert not np.allclose(updates['kernel'], grads['kernel'])
+
+
+def test_mask_tree_with_one_child_wrappers_is_stripped():
+  """A wrapper node around a bool (as nnx.Param is) masks like the bool."""
+
+  @jax.tree_util.register_pytree_node_class
+  class Box:  # a stand-in for nnx.Variable: one child, not a container
+
+    def __init__(self, value):
+      self.value = value
+
+    def tree_flatten(self):
+      return (self.value,), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+      del aux
+      return cls(*children)
+
+  params, grads = _kernel_and_bias()
+  boxed = ad.adadecay(0.1, alpha=1.0,
+                      mask={'kernel': Box(True), 'bias': Box(False)})
+  plain = ad.adadecay(0.1, alpha=1.0, mask={'kernel': True, 'bias': False})
+  got, _ = boxed.update(grads, boxed.init(params), params)
+  want, _ = plain.update(grads, plain.init(params), params)
+  chex.assert_trees_all_equal(got, want)
+  np.testing.assert_array_equal(got['bias'], grads['bias'])
+  # A callable mask's result is stripped too.
+  boxed_fn = ad.adadecay(0.1, alpha=1.0, mask=lambda p: jax.tree.map(
+      lambda x: Box(x.ndim > 1), p))
+  got_fn, _ = boxed_fn.update(grads, boxed_fn.init(params), params)
+  chex.assert_trees_all_equal(got_fn, want)
+
+
+def test_nnx_state_mask_in_nnx_optimizer():
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+
+  class Model(nnx.Module):
+
+    def __init__(self, rngs):
+      self.hidden = nnx.Linear(3, 4, rngs=rngs)
+      self.head = nnx.Linear(4, 2, rngs=rngs)
+      self.calls = nnx.Variable(jnp.array([5.0, 6.0]))  # not an nnx.Param
+
+  model = Model(nnx.Rngs(0))
+  model.hidden.bias[...] = jnp.ones(4)  # zero biases would not show decay
+  model.head.bias[...] = jnp.full(2, -2.0)
+  mask = jax.tree.map(lambda x: x.ndim > 1, nnx.state(model, nnx.Param))
+  tx = ad.adadecay_sgd(0.1, weight_decay=0.1, mask=mask)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  before = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model)))
+  # Zero gradients: |g| constant, θ = 1; a decayed w moves by -η λ w.
+  grads = jax.tree.map(jnp.zeros_like, nnx.state(model, nnx.Param))
+  optimizer.update(model, grads)
+  after = nnx.to_pure_dict(nnx.state(model))
+  for layer in ('hidden', 'head'):
+    np.testing.assert_allclose(after[layer]['kernel'],
+                               before[layer]['kernel'] * (1 - 0.1 * 0.1),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(after[layer]['bias'], before[layer]['bias'])
+  np.testing.assert_array_equal(after['calls'], [5.0, 6.0])
+
+
+def test_library_does_not_import_flax():
+  out = subprocess.run(
+      [sys.executable, '-c', 'import sys, adadecay_optax;'
+       ' print(sorted(m for m in sys.modules if m.split(".")[0] == "flax"))'],
+      capture_output=True, text=True, timeout=120,
+      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert out.stdout.strip() == '[]'
