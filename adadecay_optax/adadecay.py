@@ -69,123 +69,77 @@ def _stats_dtype(dtype) -> jnp.dtype:
   return jnp.promote_types(dtype, jnp.float32)
 
 
-_PIVOT_PICKS = 256
-_GOLDEN = (5 ** 0.5 - 1) / 2
-
-
-def _pick_positions(shape) -> tuple[np.ndarray, ...]:
-  """Multi-indices of up to 256 fixed elements spread over a leaf.
-
-  Flat positions ⌊n·frac((i + 1/2)·φ)⌋ (the golden-ratio sequence): spread
-  evenly, and with no period, so they do not line up with a kernel's channel
-  layout. All elements when there are at most 256.
-  """
-  n = int(np.prod(shape))
-  if n <= _PIVOT_PICKS:
-    flat = np.arange(n)
-  else:
-    flat = np.unique(np.floor(
-        np.mod((np.arange(_PIVOT_PICKS) + 0.5) * _GOLDEN, 1.0) * n
-    ).astype(np.int64))
-  return np.unravel_index(flat, shape)
+def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:
+  """Eq. 12: θ = S(z; α) = 2 / (1 + exp(-α z)), in (0, 2), θ = 1 at z = 0."""
+  # This form keeps full relative precision as θ -> 0 (1 + tanh(x/2) would
+  # cancel), is exactly 1 at α z = 0, and exp overflow just gives θ = 0.
+  return 2 / (1 + jnp.exp(-jnp.asarray(alpha, z.dtype) * z))
 
 
 def _pow2_reciprocal(x: jax.Array) -> jax.Array:
-  """2^-e for x = f·2^e, f in [0.5, 1): so x·result lies in [0.5, 1).
+  """2^-e for x = f·2^e with f in [0.5, 1): a scale that multiplies exactly.
 
-  Multiplying by a power of two is exact, so rescaling by it changes no
-  rounding and keeps θ bit-identical under power-of-two gradient scalings.
-  e is clipped so the result stays a normal number of x's dtype (CPUs flush
-  subnormals to zero); x <= 0 or not finite gives 1.
+  e is clipped so that 2^-e stays a normal number of x's dtype (CPUs flush
+  smaller ones to zero); x <= 0 or not finite gives 1.
   """
   _, e = jnp.frexp(jnp.where((x > 0) & jnp.isfinite(x), x, 1))
   limit = -jnp.finfo(x.dtype).minexp  # 126 for float32, 1022 for float64
   return jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(e, -limit, limit))
 
 
-def _moments(g: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Returns mean|g| and (rescaled) 1/std|g| over all of ``g``, for eq. 11.
+def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
+  """Eqs. 10-12 for one leaf: θ = S(ĝ; α), ĝ = (a - mean(a)) / std(a), a = |g|.
 
-  Two passes over ``g``, the exact two-pass algorithm (no one-pass
-  E[a²] - E[a]² cancellation):
+  mean and std (population, ``ddof=0``) run over all elements of the leaf,
+  in float32 or the leaf's wider dtype, by the corrected two-pass algorithm
+  on shifted data (Chan, Golub & LeVeque 1983):
 
-  1. the mean about a pivot k, the smallest |g| among up to 256 fixed
-     elements (:func:`_pick_positions`): mean = k + Σ(|g| - k)/n;
-  2. the population variance about that mean: Σ(|g| - mean)²/n.
+  1. mean = k + mean(a - k), with k an element of the leaf (the shift);
+  2. d = a - mean, and var(a) = mean(d²) - mean(d)²: the second term
+     corrects for the rounding error of step 1, as does d - mean(d) in ĝ.
 
-  Pass 2 sums |g| rescaled by the power of two that brings the mean into
-  [0.5, 1), so its squares neither underflow nor overflow. Pass 1 is not
-  rescaled (that would cost 5-8% of the transform's time): for float32
-  leaves whose magnitudes are below ~1e-35, the differences |g| - k fall
-  under float32's least normal number, which the CPU flushes to zero, and θ
-  loses accuracy (measured: 2e-4 at 1e-36, 0.2 at 1e-37). Σ|g| over the leaf
-  must stay below the dtype's largest number (3.4e38 for float32).
+  So θ keeps a relative error below 1e-5 also where the spread of |g| is a
+  percent of its mean, or the shift a far outlier (without the correction:
+  2e-5 and 2e-4). Step 2 and ĝ work in units of the power of two just above
+  the mean (:func:`_pow2_reciprocal`; eq. 11 does not depend on the scale of
+  a): no square under- or overflows, 1/std stays finite, and ĝ is bit for
+  bit the same when g is scaled by a power of two. No epsilon is added.
 
-  The pivot makes the constant case exact: if every |g| equals k, every term
-  of pass 1 is exactly 0, the mean is exactly k, and so is every term of
-  pass 2; when some |g| differs from the mean, its rescaled square is at
-  least ~2^-50 and the sum is positive. So "|g| constant" (one element, a
-  scalar, all zeros, equal magnitudes) is exactly "Σ(|g| - mean)² = 0";
-  then 1/std is returned as 0, which gives ĝ = 0 and θ = 1 exactly. Taking
-  the smallest of many picks keeps the pivot from being a far outlier,
-  which would round the terms |g| - k on the outlier's scale (only a leaf
-  whose every pick is an outlier comes near the 1e-5 error bound). No
-  epsilon is added, so ĝ (hence θ) is invariant to a positive rescaling of
-  g (bit for bit for powers of two, whose products are exact). Each pass is
-  a single fused reduction that reads ``g`` and nothing else.
-
-  A leaf whose statistics are not finite (a NaN or inf in ``g``, or Σ|g|
-  beyond the dtype's range) is treated like a constant one: θ = 1 there, so
-  its update is ``optax.add_decayed_weights``' (non-finite where g is).
+  A constant |g| (one element, a scalar, all zeros, equal magnitudes) makes
+  every a - k exactly 0, hence var = 0: then ĝ = 0 and θ = 1 exactly. So do
+  statistics that are not finite (a NaN or inf in g, or Σ|a - k| beyond the
+  dtype's range, 3.4e38 for float32): on such a leaf the update is
+  ``optax.add_decayed_weights``' (non-finite where g is). CPUs flush numbers
+  below the dtype's least normal one (1.2e-38 for float32) to zero, so such
+  |g| count as 0.
 
   Args:
     g: a gradient leaf of any shape and floating dtype.
+    alpha: α, a scalar or an array broadcasting against ``g``.
 
   Returns:
-    Three scalars in float32 (or the wider dtype of ``g``): mean|g|, the
-    power of two s, and 1/(s·std|g|), 0 when θ is 1 on the whole leaf;
-    ĝ = (|g|·s - mean·s) / (s·std|g|).
+    θ, shaped like ``g``, in float32 (or the wider dtype of ``g``).
+
+  References:
+    Chan, Golub & LeVeque, `Algorithms for computing the sample variance:
+    analysis and recommendations
+    <https://doi.org/10.1080/00031305.1983.10483115>`_, The American
+    Statistician 37(3), 1983: the "corrected two-pass algorithm" and
+    "shifted data".
   """
-  g = g.astype(_stats_dtype(g.dtype))
-  n = g.size
-  if n == 0:
-    zero = jnp.zeros((), g.dtype)
-    return zero, zero + 1, zero
-  picked = g.reshape(1) if g.ndim == 0 else g[_pick_positions(g.shape)]
-  k = jnp.min(jnp.abs(picked))
-  mean = k + jnp.sum(jnp.abs(g) - k) / n  # eq. 10, then its mean
-  s = _pow2_reciprocal(mean)
-  # |g·s|, not |g|·s: spelt like pass 1's |g|, XLA:CPU would share one |g|
-  # between the passes and write it out instead of fusing it into both.
-  sum_sq = jnp.sum(jnp.square(jnp.abs(g * s) - mean * s))  # n·var·s²
-  ok = (sum_sq > 0) & jnp.isfinite(sum_sq)
-  # 1/(s·std) is at most ~2^25·sqrt(n): it never overflows.
-  inv_std = jnp.where(ok, 1 / jnp.sqrt(jnp.where(ok, sum_sq / n, 1)), 0)
-  return jnp.where(ok, mean, 0), jnp.where(ok, s, 1), inv_std
-
-
-def _adaptive_theta(g: jax.Array, alpha) -> jax.Array:
-  """Eqs. 10-12 for one leaf: θ = S(ĝ; α), ĝ = (|g| - mean|g|) / std|g|."""
-  mean, s, inv_std = _moments(g)
-  g = g.astype(mean.dtype)
-  # ĝ = (|g|·t - mean·t)·(1/(t·std)), with t = 2s: a power of two like s, so
-  # exact, but a different value, and |g| spelt max(g, -g): XLA:CPU would
-  # otherwise share |g|, s and mean·s with the reductions and write them out
-  # as full arrays instead of fusing them into every pass.
-  t = 2 * s
-  a = jnp.maximum(g, -g) * t  # eq. 10, rescaled
-  factor = -jnp.asarray(alpha, a.dtype) * (inv_std / 2)  # -α/(t·std)
-  # A zero factor (α = 0, or θ = 1 on the whole leaf) gives exactly θ = 1,
-  # also where g is inf or NaN.
-  exponent = jnp.where(factor != 0, (a - mean * t) * factor, 0)
-  return 2 / (1 + jnp.exp(exponent))
-
-
-def _sigmoid_theta(z: jax.Array, alpha) -> jax.Array:
-  """Eq. 12: θ = S(z; α) = 2 / (1 + exp(-α z)), in (0, 2), θ = 1 at z = 0."""
-  # This form keeps full relative precision as θ -> 0 (1 + tanh(x/2) would
-  # cancel), is exactly 1 at α z = 0, and exp overflow just gives θ = 0.
-  return 2 / (1 + jnp.exp(-jnp.asarray(alpha, z.dtype) * z))
+  a = jnp.abs(g.astype(_stats_dtype(g.dtype)))  # eq. 10
+  if a.size == 0:
+    return jnp.ones_like(a)
+  k = a.ravel()[0]  # the shift
+  mean = k + jnp.mean(a - k)
+  s = _pow2_reciprocal(mean)  # 1/s: the power of two just above the mean
+  d = a * s - mean * s  # a - mean, in units of 1/s
+  d_mean = jnp.mean(d)  # the rounding error of mean (~1e-7 of std)
+  var = jnp.mean(jnp.square(d)) - jnp.square(d_mean)  # var(a)·s²
+  adaptive = (var > 0) & jnp.isfinite(var)  # False: θ = 1 on the leaf
+  std = jnp.sqrt(jnp.where(adaptive, var, 1))  # std(a)·s
+  ghat = jnp.where(adaptive, (d - d_mean) / std, 0)  # eq. 11
+  return _sigmoid_theta(ghat, alpha)  # eq. 12
 
 
 def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:

@@ -5,11 +5,17 @@
 (b) a full jitted SGD-momentum training step of a 784-512-512-10 MLP at batch
     128, ``adadecay_sgd`` vs ``sgd_with_weight_decay``.
 
-The two programs take turns in blocks of calls; each pair of adjacent blocks
-gives one ratio, and the script prints the median ratio with the range of the
-middle half of the pairs, plus each program's median time. Pairing adjacent
-blocks keeps the ratio steady when the machine's speed drifts during the run
-(on a shared 2-core VM the baseline alone varies up to 2x between minutes).
+Each also times the previous implementation of θ (``fused_theta`` below,
+kept here as the reference point: the same statistics spelt to steer
+XLA:CPU's fusion), so the price of the readable version is measured in the
+same run.
+
+The programs take turns in blocks of calls (one round: a block of each);
+each round gives one ratio per pair of programs, and the script prints the
+median of those ratios with the range of their middle half, plus each
+program's median time. Ratios within a round keep the result steady when the
+machine's speed drifts during the run (on a shared 2-core VM the baseline
+alone varies up to 2x between minutes).
 
 With ``--floor`` it also times a stand-in whose per-leaf statistics are just
 two plain sums (Σg, Σg²; not a correct optimizer): the cost of any
@@ -71,12 +77,19 @@ def paired_times(fns, args, rounds, block=10):
 
 
 def summary(times, names):
-  """{name: median ms} and {name: (median, q25, q75) ratio to the first}."""
+  """{name: median ms} and {(name, other): (median, q25, q75) of the ratios}.
+
+  Ratios are taken within each round and then summarised: every program
+  against the first (the baseline), and the second (the library's AdaDecay)
+  against the third (its previous θ).
+  """
   ms = {n: float(np.median(times[:, i])) * 1e3 for i, n in enumerate(names)}
+  pairs = [(i, 0) for i in range(1, len(names))] + [(1, 2)]
   ratios = {}
-  for i, n in enumerate(names[1:], 1):
-    r = times[:, i] / times[:, 0]
-    ratios[n] = tuple(float(x) for x in np.percentile(r, [50, 25, 75]))
+  for i, j in pairs:
+    r = times[:, i] / times[:, j]
+    ratios[names[i], names[j]] = tuple(
+        float(x) for x in np.percentile(r, [50, 25, 75]))
   return ms, ratios
 
 
@@ -99,6 +112,73 @@ def two_sums_floor():
                                       update_fn)
 
 
+# -- the previous θ, the reference point ----------------------------------------
+# adadecay_optax/adadecay.py before the readable rewrite (commit 356f913):
+# the mean about the smallest of 256 fixed picks, then the sum of squares
+# about it in units of the mean's power of two, with |g| spelt differently in
+# each pass so that XLA:CPU fuses it into every pass instead of sharing it.
+
+_PIVOT_PICKS = 256
+_GOLDEN = (5 ** 0.5 - 1) / 2
+
+
+def _pick_positions(shape):
+  n = int(np.prod(shape))
+  if n <= _PIVOT_PICKS:
+    flat = np.arange(n)
+  else:
+    flat = np.unique(np.floor(
+        np.mod((np.arange(_PIVOT_PICKS) + 0.5) * _GOLDEN, 1.0) * n
+    ).astype(np.int64))
+  return np.unravel_index(flat, shape)
+
+
+def _pow2_reciprocal(x):
+  _, e = jnp.frexp(jnp.where((x > 0) & jnp.isfinite(x), x, 1))
+  limit = -jnp.finfo(x.dtype).minexp
+  return jnp.ldexp(jnp.ones((), x.dtype), -jnp.clip(e, -limit, limit))
+
+
+def _fused_moments(g):
+  g = g.astype(jnp.promote_types(g.dtype, jnp.float32))
+  n = g.size
+  if n == 0:
+    zero = jnp.zeros((), g.dtype)
+    return zero, zero + 1, zero
+  picked = g.reshape(1) if g.ndim == 0 else g[_pick_positions(g.shape)]
+  k = jnp.min(jnp.abs(picked))
+  mean = k + jnp.sum(jnp.abs(g) - k) / n
+  s = _pow2_reciprocal(mean)
+  sum_sq = jnp.sum(jnp.square(jnp.abs(g * s) - mean * s))
+  ok = (sum_sq > 0) & jnp.isfinite(sum_sq)
+  inv_std = jnp.where(ok, 1 / jnp.sqrt(jnp.where(ok, sum_sq / n, 1)), 0)
+  return jnp.where(ok, mean, 0), jnp.where(ok, s, 1), inv_std
+
+
+def fused_theta(g, alpha):
+  """θ of eqs. 10-12 for one leaf, as the library computed it before."""
+  mean, s, inv_std = _fused_moments(g)
+  g = g.astype(mean.dtype)
+  t = 2 * s
+  a = jnp.maximum(g, -g) * t
+  factor = -jnp.asarray(alpha, a.dtype) * (inv_std / 2)
+  exponent = jnp.where(factor != 0, (a - mean * t) * factor, 0)
+  return 2 / (1 + jnp.exp(exponent))
+
+
+def fused_adadecay(weight_decay, alpha):
+  """``adadecay(weight_decay, alpha)`` with the previous θ."""
+
+  def update_fn(updates, state, params):
+    def one(g, p):
+      theta = fused_theta(g, alpha)
+      return (g + (weight_decay * theta.astype(g.dtype)) * p).astype(g.dtype)
+    return jax.tree.map(one, updates, params), state
+
+  return optax.GradientTransformation(lambda p: optax.EmptyState(),
+                                      update_fn)
+
+
 def bench_transform(rounds, floor):
   key = jax.random.key(0)
   shapes = resnet18_shapes()
@@ -107,7 +187,8 @@ def bench_transform(rounds, floor):
   grads = [jax.random.normal(k, s) * 1e-3 for k, s in zip(keys[1::2], shapes)]
   n = sum(p.size for p in params)
   txs = {'add_decayed_weights': optax.add_decayed_weights(5e-4),
-         'adadecay': ad.adadecay(5e-4, 4.0)}
+         'adadecay': ad.adadecay(5e-4, 4.0),
+         'adadecay (previous θ)': fused_adadecay(5e-4, 4.0)}
   if floor:
     txs['two-sums floor'] = two_sums_floor()
   fns = [jax.jit(lambda g, s, p, tx=tx: tx.update(g, s, p)[0])
@@ -134,7 +215,9 @@ def bench_mlp_step(rounds, floor):
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
   txs = {'sgd_with_weight_decay': ad.sgd_with_weight_decay(0.1),
-         'adadecay_sgd': ad.adadecay_sgd(0.1)}
+         'adadecay_sgd': ad.adadecay_sgd(0.1),
+         'adadecay_sgd (previous θ)': optax.chain(fused_adadecay(5e-4, 4.0),
+                                                  optax.sgd(0.1, 0.9))}
   if floor:
     txs['two-sums floor'] = optax.chain(two_sums_floor(), optax.sgd(0.1, 0.9))
 
@@ -154,9 +237,9 @@ def bench_mlp_step(rounds, floor):
 def report(label, ms, ratios):
   times = ', '.join(f'{n} {t:.2f} ms' for n, t in ms.items())
   print(f'{label}: {times}')
-  for n, (med, q25, q75) in ratios.items():
-    print(f'    {n} / {next(iter(ms))}: ratio {med:.2f}x '
-          f'(middle half of the paired rounds {q25:.2f}-{q75:.2f}x)')
+  for (n, d), (med, q25, q75) in ratios.items():
+    print(f'    {n} / {d}: ratio {med:.3f}x '
+          f'(middle half of the rounds {q25:.3f}-{q75:.3f}x)')
 
 
 def main():

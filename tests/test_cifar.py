@@ -5,10 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+import pytest
 
 import adadecay_optax as ad
 from conftest import require_test_data
 from train import augment, data, models, trainer
+
+pytestmark = pytest.mark.slow  # trains ResNet-18 on real images
 
 
 def test_resnet18_steps_lower_the_loss_on_real_cifar10_images():

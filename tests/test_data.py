@@ -469,6 +469,7 @@ def test_jpeg_decoder_refuses_bad_tarballs(tmp_path):
         data._decode_cifar10_jpeg(tmp_path / "few.tar.gz", {"train": 2, "test": 1})
 
 
+@pytest.mark.slow  # decodes all 60,000 JPEG images
 @requires_shared
 def test_cifar10_jpeg_full_load_and_cache(tmp_path, monkeypatch):
     ds = data.load("cifar10_jpeg", SHARED)

@@ -114,6 +114,7 @@ def test_notebook_is_clean(name):
   assert "IN_COLAB = 'google.colab' in sys.modules" in nb.cells[1].source
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_runs(tmp_path):
   nb = _execute('quickstart.ipynb', tmp_path, {})
   # Read offline from the test data, not downloaded.
@@ -142,6 +143,7 @@ def test_quickstart_notebook_runs(tmp_path):
     assert re.search(rf'^{leaf} +unchanged$', mask_text, re.M), mask_text
 
 
+@pytest.mark.slow
 def test_reproduce_paper_notebook_runs(tmp_path):
   workdir = tmp_path / 'workdir'
   nb = _execute('reproduce_paper.ipynb', tmp_path,

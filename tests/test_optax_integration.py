@@ -1,8 +1,11 @@
 """The library's optimizers through optax's machinery.
 
 In the spirit of optax/contrib/_common_test.py: every optimizer listed in
-``OPTIMIZERS`` runs through the same checks (convergence, inject_hyperparams,
-dtypes, MultiSteps, lax.cond stability, apply_if_finite, no recompilation).
+``OPTIMIZERS`` runs through the same checks (convergence, dtypes, MultiSteps,
+lax.cond stability, apply_if_finite, no recompilation, map_params), and every
+transform in ``TRANSFORMS`` through inject_hyperparams. An optimizer whose
+``update`` needs extra arguments (Entropy-SGD's ``grad_fn``) names a function
+that builds them from the test's loss.
 """
 
 import os
@@ -20,35 +23,66 @@ import pytest
 
 import adadecay_optax as ad
 
-# (name, factory, kwargs, static_args for inject_hyperparams)
+# Entropy-SGD's outer and Langevin step sizes for the test problems.
+ENTROPY_SGD_KWARGS = {'learning_rate': 0.5, 'momentum': 0.9,
+                      'langevin_learning_rate': 1e-3, 'key': 7}
+
+
+def no_extra_args(loss):
+  del loss
+  return {}
+
+
+def grad_fn_of(loss):
+  """``entropy_sgd``'s extra argument: the loss's gradient at its iterate."""
+  return {'grad_fn': lambda params, langevin_step: jax.grad(loss)(params)}
+
+
+# (name, factory, kwargs, extra arguments of update as a function of the loss)
 OPTIMIZERS = [
-    ('adadecay_sgd', ad.adadecay_sgd, {'learning_rate': 1e-3}, ()),
+    ('adadecay_sgd', ad.adadecay_sgd, {'learning_rate': 1e-3}, no_extra_args),
     ('adadecay_sgd_nesterov', ad.adadecay_sgd,
-     {'learning_rate': 1e-3, 'nesterov': True, 'alpha': 8.0}, ()),
+     {'learning_rate': 1e-3, 'nesterov': True, 'alpha': 8.0}, no_extra_args),
     ('sgd_with_weight_decay', ad.sgd_with_weight_decay,
-     {'learning_rate': 1e-3}, ()),
+     {'learning_rate': 1e-3}, no_extra_args),
     ('adadecay', lambda **kw: optax.chain(ad.adadecay(**kw), optax.sgd(1e-3)),
-     {'weight_decay': 5e-4, 'alpha': 4.0}, None),
+     {'weight_decay': 5e-4, 'alpha': 4.0}, no_extra_args),
     ('adadecay_adam',
      lambda **kw: optax.chain(ad.adadecay(**kw), optax.adam(1e-2)),
-     {'weight_decay': 5e-4, 'alpha': 4.0}, None),
+     {'weight_decay': 5e-4, 'alpha': 4.0}, no_extra_args),
     ('randomized_decay',
      lambda **kw: optax.chain(ad.randomized_decay(**kw), optax.sgd(1e-3)),
-     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 0}, None),
+     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 0}, no_extra_args),
+    ('entropy_sgd', ad.entropy_sgd, ENTROPY_SGD_KWARGS, grad_fn_of),
+    ('accelerated_sgd', ad.accelerated_sgd, {'learning_rate': 1e-3},
+     no_extra_args),
 ]
 IDS = [o[0] for o in OPTIMIZERS]
-# The transforms themselves, for inject_hyperparams on their own arguments.
+# Params-shaped buffers in each one's state: momentum (Adam: two moments).
+BUFFERS_PER_PARAM = {'adadecay_sgd': 1, 'adadecay_sgd_nesterov': 1,
+                     'sgd_with_weight_decay': 1, 'adadecay': 0,
+                     'adadecay_adam': 2, 'randomized_decay': 0,
+                     'entropy_sgd': 1, 'accelerated_sgd': 1}
+# The transforms themselves, for inject_hyperparams on their own arguments:
+# (name, factory, kwargs, static_args, extra arguments of update).
 TRANSFORMS = [
-    ('adadecay', ad.adadecay, {'weight_decay': 5e-4, 'alpha': 4.0}, ()),
+    ('adadecay', ad.adadecay, {'weight_decay': 5e-4, 'alpha': 4.0}, (),
+     no_extra_args),
     ('adadecay_schedule', ad.adadecay,
      {'weight_decay': optax.linear_schedule(1e-3, 1e-4, 10), 'alpha': 2.0},
-     ()),
+     (), no_extra_args),
     ('randomized_decay', ad.randomized_decay,
-     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 3}, ('key',)),
+     {'weight_decay': 5e-4, 'alpha': 4.0, 'key': 3}, ('key',), no_extra_args),
     ('adadecay_sgd', ad.adadecay_sgd,
-     {'learning_rate': 0.1, 'momentum': 0.9, 'alpha': 4.0}, ()),
+     {'learning_rate': 0.1, 'momentum': 0.9, 'alpha': 4.0}, (), no_extra_args),
     ('sgd_with_weight_decay', ad.sgd_with_weight_decay,
-     {'learning_rate': 0.1, 'momentum': 0.9}, ()),
+     {'learning_rate': 0.1, 'momentum': 0.9}, (), no_extra_args),
+    ('entropy_sgd', ad.entropy_sgd,
+     dict(ENTROPY_SGD_KWARGS, L=3, eps=1e-2, weight_decay=1e-3, g1=0.01),
+     ('key',), grad_fn_of),
+    ('accelerated_sgd', ad.accelerated_sgd,
+     {'learning_rate': 0.05, 'kappa': 100.0, 'xi': 5.0, 'weight_decay': 1e-3},
+     (), no_extra_args),
 ]
 
 
@@ -71,14 +105,14 @@ def matrix_parabola(dtype):
 
 
 @pytest.mark.parametrize('problem', [parabola, rosenbrock, matrix_parabola])
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_converges(name, factory, kwargs, _, problem):
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_converges(name, factory, kwargs, extra, problem):
   opt = factory(**kwargs)
   x0, target, f = problem(jnp.float32)
 
   def body(carry, _):
     x, state = carry
-    updates, state = opt.update(jax.grad(f)(x), state, x)
+    updates, state = opt.update(jax.grad(f)(x), state, x, **extra(f))
     return (optax.apply_updates(x, updates), state), None
 
   (x, _), _ = jax.jit(lambda c: jax.lax.scan(body, c, length=30_000))(
@@ -94,20 +128,24 @@ def _key_data(tree):
       if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
 
 
-@pytest.mark.parametrize('name, factory, kwargs, static_args', TRANSFORMS,
-                         ids=[t[0] for t in TRANSFORMS])
+@pytest.mark.parametrize('name, factory, kwargs, static_args, extra',
+                         TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
 def test_inject_hyperparams_gives_identical_updates_and_state(
-    name, factory, kwargs, static_args):
+    name, factory, kwargs, static_args, extra):
   opt = factory(**kwargs)
   injected = optax.inject_hyperparams(factory, static_args=static_args)(
       **kwargs)
   params = [jnp.linspace(-1, 1, 6).reshape(2, 3), jnp.ones((2, 5, 2))]
   grads = [jnp.array([[1.0, -2.0, 3.0], [0.5, 0.1, -4.0]]),
            -jnp.arange(20.0).reshape(2, 5, 2)]
+  loss = lambda ps: sum(jnp.vdot(g, p) for g, p in zip(grads, ps))
+  update = jax.jit(lambda g, s, p: opt.update(g, s, p, **extra(loss)))
+  update_inj = jax.jit(lambda g, s, p: injected.update(g, s, p,
+                                                       **extra(loss)))
   state, state_inj = jax.jit(opt.init)(params), jax.jit(injected.init)(params)
   for _ in range(3):
-    updates, state = jax.jit(opt.update)(grads, state, params)
-    updates_inj, state_inj = jax.jit(injected.update)(grads, state_inj, params)
+    updates, state = update(grads, state, params)
+    updates_inj, state_inj = update_inj(grads, state_inj, params)
     chex.assert_trees_all_close(updates_inj, updates, rtol=1e-6, atol=0)
     if callable(kwargs.get('weight_decay')):
       # inject_hyperparams evaluates the schedule itself and keeps the count
@@ -131,23 +169,25 @@ def test_inject_hyperparams_changes_alpha_and_weight_decay_in_place():
 
 
 @pytest.mark.parametrize('dtype', [jnp.bfloat16, jnp.float32])
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_preserves_dtype(name, factory, kwargs, _, dtype):
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_preserves_dtype(name, factory, kwargs, extra, dtype):
   opt = factory(**kwargs)
   params = jnp.array([1.0, 2.0, -3.0], dtype)
-  grads = jax.grad(lambda x: jnp.sum(x**2 * jnp.arange(1, 4)))(params)
-  updates, _ = jax.jit(opt.update)(grads, jax.jit(opt.init)(params), params)
+  f = lambda x: jnp.sum(x**2 * jnp.arange(1, 4))
+  update = jax.jit(lambda g, s, p: opt.update(g, s, p, **extra(f)))
+  updates, _ = update(jax.grad(f)(params), jax.jit(opt.init)(params), params)
   assert updates.dtype == dtype, name
 
 
 @pytest.mark.parametrize('dtype', [jnp.bfloat16, jnp.float32])
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_multi_steps(name, factory, kwargs, _, dtype):
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_multi_steps(name, factory, kwargs, extra, dtype):
   opt = optax.MultiSteps(factory(**kwargs), every_k_schedule=4)
   params = jnp.array([1.0, 2.0, -3.0], dtype)
   grads = jnp.array([0.5, -1.0, 2.0], dtype)
+  f = lambda x: jnp.vdot(grads, x)
   state = jax.jit(opt.init)(params)
-  update = jax.jit(opt.update)
+  update = jax.jit(lambda g, s, p: opt.update(g, s, p, **extra(f)))
   for step in range(8):
     updates, state = update(grads, state, params)
     assert updates.dtype == dtype
@@ -159,8 +199,8 @@ def test_multi_steps(name, factory, kwargs, _, dtype):
 
 @pytest.mark.parametrize('dtype', [jnp.float16, jnp.bfloat16, jnp.float32,
                                    jnp.float64])
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_state_shape_and_dtype_stable_under_cond(name, factory, kwargs, _,
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_state_shape_and_dtype_stable_under_cond(name, factory, kwargs, extra,
                                                  dtype):
   with jax.enable_x64(dtype == jnp.float64):
     opt = factory(**kwargs)
@@ -173,7 +213,8 @@ def test_state_shape_and_dtype_stable_under_cond(name, factory, kwargs, _,
       # the update changes a state's shape or dtype.
       flip = jax.random.randint(jax.random.key(0), (), 0, 2) == 0
       updates, state = jax.lax.cond(
-          flip, lambda: opt.update(grads, state, x), lambda: (x, state))
+          flip, lambda: opt.update(grads, state, x, **extra(f)),
+          lambda: (x, state))
       return optax.apply_updates(x, updates), state
 
     x, state = x0, opt.init(x0)
@@ -184,23 +225,25 @@ def test_state_shape_and_dtype_stable_under_cond(name, factory, kwargs, _,
       state = new_state
 
 
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_apply_if_finite_skips_nan_step(name, factory, kwargs, _):
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_apply_if_finite_skips_nan_step(name, factory, kwargs, extra):
   opt = optax.apply_if_finite(factory(**kwargs), max_consecutive_errors=3)
   params = jnp.array([1.0, 2.0, -3.0])
   grads = jnp.array([0.5, -1.0, 2.0])
+  f = lambda x: jnp.vdot(grads, x)
   state = opt.init(params)
-  updates, state = opt.update(grads, state, params)  # one good step
+  updates, state = opt.update(grads, state, params, **extra(f))  # good step
   good_inner = state.inner_state
-  updates, state = opt.update(grads.at[1].set(jnp.nan), state, params)
+  updates, state = opt.update(grads.at[1].set(jnp.nan), state, params,
+                              **extra(f))
   chex.assert_trees_all_equal(updates, jnp.zeros_like(params))
   chex.assert_trees_all_equal(state.inner_state, good_inner)
   assert int(state.notfinite_count) == 1
   assert not bool(state.last_finite)
 
 
-@pytest.mark.parametrize('name, factory, kwargs, _', OPTIMIZERS, ids=IDS)
-def test_no_recompilation_on_second_call(name, factory, kwargs, _):
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_no_recompilation_on_second_call(name, factory, kwargs, extra):
   chex.clear_trace_counter()
   opt = factory(**kwargs)
   x0, _, f = rosenbrock(jnp.float32)
@@ -208,7 +251,7 @@ def test_no_recompilation_on_second_call(name, factory, kwargs, _):
   @jax.jit
   @chex.assert_max_traces(n=1)
   def step(x, state):
-    updates, state = opt.update(jax.grad(f)(x), state, x)
+    updates, state = opt.update(jax.grad(f)(x), state, x, **extra(f))
     return optax.apply_updates(x, updates), state
 
   x, state = step(x0, opt.init(x0))
@@ -229,12 +272,27 @@ def test_learning_rate_schedule_equals_constant():
     np.testing.assert_allclose(xa, xb, rtol=1e-6)
 
 
-def test_map_params_on_state():
-  opt = ad.adadecay_sgd(0.1)
-  params = {'w': jnp.ones((3, 2))}
-  state = opt.init(params)
-  state2 = optax.tree.map_params(opt, lambda v: v, state)
-  chex.assert_trees_all_equal(state, state2)
+@pytest.mark.parametrize('name, factory, kwargs, extra', OPTIMIZERS, ids=IDS)
+def test_map_params_maps_the_params_shaped_state_only(name, factory, kwargs,
+                                                      extra):
+  # optax.tree.map_params finds the state's params-shaped parts (momentum
+  # buffers) by the state's structure: it must change those and leave counts
+  # and PRNG keys as they are.
+  opt = factory(**kwargs)
+  params = {'w': jnp.ones((3, 2)), 'b': jnp.full((5,), -0.5)}
+  f = lambda p: jnp.sum(jnp.square(p['w'] - 2)) + jnp.sum(p['b'])
+  _, state = opt.update(jax.grad(f)(params), opt.init(params), params,
+                        **extra(f))
+  mapped = optax.tree.map_params(opt, lambda v: jnp.full_like(v, 7.0), state)
+  pairs = list(zip(jax.tree.leaves(_key_data(state)),
+                   jax.tree.leaves(_key_data(mapped))))
+  param_shapes = {(3, 2), (5,)}
+  changed = [np.all(np.asarray(new) == 7.0) for old, new in pairs
+             if old.shape in param_shapes]
+  kept = [np.array_equal(old, new) for old, new in pairs
+          if old.shape not in param_shapes]
+  assert len(changed) == 2 * BUFFERS_PER_PARAM[name], name
+  assert all(changed) and all(kept), name
 
 
 _SHARDED_SCRIPT = textwrap.dedent('''
@@ -268,6 +326,7 @@ _SHARDED_SCRIPT = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_sharded_over_8_cpu_devices_equals_unsharded():
   env = dict(os.environ)
   env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +

@@ -394,6 +394,7 @@ def test_main_missing_workdir(basic, tmp_path, capsys):
   assert str(empty / 'results.json') in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_subprocess(basic, tmp_path):
   env = {**os.environ, 'MPLBACKEND': 'Agg'}
   out = tmp_path / 'cli'

@@ -32,6 +32,7 @@ def small_config(**overrides):
   return config
 
 
+@pytest.mark.slow
 def test_short_real_data_run_learns(tmp_path):
   written = experiment.run_experiment(
       small_config(tensorboard=True, theta_every=1), tmp_path)
@@ -67,6 +68,7 @@ def test_short_real_data_run_learns(tmp_path):
     assert len(events) == 1 and events[0].stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_shards_merge_into_the_whole(tmp_path):
   from train import report, results  # pylint: disable=g-import-not-at-top
   config = small_config(datasets=('fashion_mnist', 'mnist'), trials=3, epochs=1,
@@ -95,6 +97,7 @@ def test_bad_shard(shard):
     experiment.validate(small_config(shard=shard))
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
   config = small_config(optimizers=('sgd', 'randomized'), epochs=3,
                         train_subset=1280)
@@ -116,6 +119,7 @@ def test_resume_is_bit_identical(tmp_path):
   assert again['runs'] == resumed['runs']
 
 
+@pytest.mark.slow
 def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
   config = small_config(optimizers=('entropy_sgd', 'accelerated_sgd'),
                         train_subset=3840)  # 30 batches: 5 Entropy-SGD updates
@@ -136,6 +140,7 @@ def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
   assert (program.steps_per_epoch, program.updates_per_epoch) == (30, 5)
 
 
+@pytest.mark.slow
 def test_several_groups_are_paired_within_each_group(tmp_path):
   config = small_config(datasets=('mnist', 'fashion_mnist'), epochs=1,
                         train_subset=1280, trials=3)
@@ -154,6 +159,7 @@ def test_several_groups_are_paired_within_each_group(tmp_path):
   assert 'dataset mnist' in table and 'dataset fashion_mnist' in table
 
 
+@pytest.mark.slow
 def test_workdir_with_another_config_is_refused(tmp_path):
   experiment.run_experiment(small_config(epochs=1, train_subset=256),
                             tmp_path)
@@ -162,6 +168,7 @@ def test_workdir_with_another_config_is_refused(tmp_path):
                               tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
 def test_every_config_builds_and_runs_one_step(name, tmp_path):
   config = importlib.import_module(f'configs.{name}').get_config()
@@ -195,6 +202,7 @@ def test_every_config_builds_and_runs_one_step(name, tmp_path):
     assert 0 <= run['test_accuracy'][0][0] <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('override, message', [
     ('--config.models=("nope",)', "Unknown model 'nope'"),
     ('--config.optimizers=("adadelta",)', "Unknown optimizer 'adadelta'"),
@@ -243,6 +251,7 @@ def test_optimizer_labels_parse():
     experiment.validate(config)
 
 
+@pytest.mark.slow
 def test_failed_start_leaves_the_workdir_free(tmp_path):
   # No data there: the run fails before training and claims nothing.
   with pytest.raises(experiment.data_lib.DataError):
@@ -288,6 +297,7 @@ _SHARDED = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_trials_sharded_over_8_cpu_devices_match_one_device():
   env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
       os.environ.get('XLA_FLAGS', '')
