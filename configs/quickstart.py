@@ -37,6 +37,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.test_subset = 0
   # Pad-4 random crop + horizontal flip per trial on the device (CIFAR-10).
   config.augment = False
+  # True: the model computes in bfloat16 (flax's imagenet example's name);
+  # parameters, optimizer state, AdaDecay's statistics and the loss stay
+  # float32. The paper trained in float32.
+  config.half_precision = False
   # Logging: TensorBoard event files in <workdir>/tensorboard (loss,
   # accuracy, learning rate, θ statistics); θ diagnostics of AdaDecay runs
   # every this many epochs (0: off) in <workdir>/runs/<run>/.

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -88,6 +89,7 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
     ValueError: naming the field and the fix, for a missing field, an unknown
       model, dataset or optimizer, a model that does not fit the dataset's
       images, or a bad number.
+    TypeError: if config.half_precision is not a bool.
   """
   missing = [f for f in REQUIRED_FIELDS if f not in config]
   if missing:
@@ -129,6 +131,10 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
           optimizers.build(spec, total_steps=1, depth='shallow')
           runs.append(Run(model, dataset, spec, optimizers.canonical_label(
               label), rate))
+  if not isinstance(config.get('half_precision', False), bool):
+    raise TypeError(
+        f'config.half_precision must be True or False (bfloat16 compute,'
+        f' float32 parameters), got {config.half_precision!r}.')
   if config.augment and not all(
       d.startswith('cifar10') for d in _tuple(config.datasets)):
     raise ValueError(
@@ -339,7 +345,9 @@ class _WorkdirConfig:
 
   @staticmethod
   def _relevant(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in RESULT_NEUTRAL_FIELDS}
+    # half_precision=False is what a workdir from before the field meant.
+    return {k: v for k, v in cfg.items() if k not in RESULT_NEUTRAL_FIELDS
+            and not (k == 'half_precision' and v is False)}
 
   def check(self) -> None:
     if not self._path.exists():
@@ -407,6 +415,8 @@ def run_experiment(
     depth = 'shallow' if models.input_shape(run.model) == (28, 28, 1) else (
         'deep')
     options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
+    if config.get('half_precision', False):
+      options['dtype'] = jnp.bfloat16  # compute; parameters stay float32
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
     steps_per_epoch = trainer.updates_per_epoch(
         len(data.train_labels), config.batch_size, extra_steps)

@@ -10,8 +10,9 @@ re-exported here.
 Conventions shared by every model:
 
 * ``Cls(num_classes=10, *, rngs=nnx.Rngs(...), **options)``; ``model(x)`` with
-  ``x`` float32 of shape ``(B, H, W, C)`` (already normalised) returns float32
-  logits ``(B, num_classes)``.  The expected ``(H, W, C)`` per registry name
+  ``x`` float32 of shape ``(B, H, W, C)`` (already normalised) returns logits
+  ``(B, num_classes)``, float32 unless :func:`get_model` sets a compute
+  ``dtype``.  The expected ``(H, W, C)`` per registry name
   is in :data:`INPUT_SHAPES`.
 * Train/eval behaviour follows NNX: ``model.train()`` / ``model.eval()`` set
   ``Dropout.deterministic`` and ``BatchNorm.use_running_average``.  Modules are
@@ -309,15 +310,31 @@ def input_shape(name: str) -> tuple[int, int, int]:
 
 
 def get_model(
-    name: str, *, rngs: nnx.Rngs, num_classes: int = 10, **options
+    name: str,
+    *,
+    rngs: nnx.Rngs,
+    num_classes: int = 10,
+    dtype: jax.typing.DTypeLike | None = None,
+    **options,
 ) -> nnx.Module:
   """Builds the registered model ``name`` (case-insensitive).
 
   ``options`` are passed to the constructor (e.g. ``dropout_rate`` for the
   28x28 models); a model that does not take an option raises ``TypeError``.
 
+  ``dtype`` is the compute dtype, e.g. ``jnp.bfloat16`` for half precision
+  (``config.half_precision``, as flax's ImageNet example): it is set as the
+  ``dtype`` of every Linear, Conv and BatchNorm (``Module.set_attributes``),
+  so they cast their inputs and parameters to it and the logits come out in
+  it, while the parameters and BatchNorm statistics stay float32
+  (``param_dtype``; BatchNorm computes its statistics in float32). None
+  keeps float32 throughout.
+
   Raises:
     ValueError: if ``name`` is not in :data:`MODELS` (the message lists the
       known names).
   """
-  return MODELS[_check_name(name)](num_classes, rngs=rngs, **options)
+  model = MODELS[_check_name(name)](num_classes, rngs=rngs, **options)
+  if dtype is not None:
+    model.set_attributes(dtype=dtype, raise_if_not_found=False)
+  return model

@@ -17,7 +17,10 @@ epoch is therefore a pure function of the carried state and the epoch number,
 which is what makes a resumed run bit-identical to an uninterrupted one.
 
 The trainer knows nothing of particular models or datasets: it gets a model
-factory, arrays, and an optax optimizer builder.
+factory, arrays, and an optax optimizer builder. Whatever dtype the model
+computes in (e.g. bfloat16), its logits are cast to float32 for the
+softmax cross-entropy, and gradients, parameters and optimizer states have
+the parameters' dtype.
 """
 
 from __future__ import annotations
@@ -220,8 +223,10 @@ class TrialsProgram:
 
   def _loss_fn(self, params, rest, images, labels):
     model = nnx.merge(self._graph_train, params, rest, copy=True)
+    # The loss in float32 also when the model computes in bfloat16.
+    logits = model(images).astype(jnp.float32)
     loss = optax.softmax_cross_entropy_with_integer_labels(
-        model(images), labels).mean()
+        logits, labels).mean()
     return loss, nnx.split(model, nnx.Param, ...)[2]
 
   def _train_step(self, carry: Carry, batch_idx, augment_key):
@@ -252,7 +257,7 @@ class TrialsProgram:
     def body(correct, batch):
       images, labels = batch
       model = nnx.merge(self._graph_eval, carry.params, carry.rest, copy=True)
-      logits = model(self._normalize(images))
+      logits = model(self._normalize(images)).astype(jnp.float32)
       return correct + jnp.sum(jnp.argmax(logits, -1) == labels), None
 
     correct, _ = jax.lax.scan(body, jnp.int32(0), (self._test_x, self._test_y))
