@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
+import optax
 import pytest
 
 from conftest import require_test_data
@@ -298,3 +300,94 @@ def test_trials_sharded_over_8_cpu_devices_match_one_device():
                        timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   assert out.stdout.startswith('ok')
+
+
+def _snapshot(directory):
+  """Every path under directory with its size, mtime and bytes."""
+  return {str(p.relative_to(directory)): (
+      p.stat().st_mtime_ns,
+      p.read_bytes() if p.is_file() else None)
+          for p in sorted(directory.rglob('*'))}
+
+
+def test_checkpoint_of_another_optimizer_state_is_refused_by_name(
+    tmp_path, monkeypatch):
+  config = small_config(optimizers=('sgd',), train_subset=256)
+  real_build = optimizers.build
+  # The checkpoint is written by an SGD without momentum (no trace state)...
+  monkeypatch.setattr(
+      optimizers, 'build', lambda spec, **kw: optax.chain(
+          optax.add_decayed_weights(5e-4), optax.sgd(lambda step: 0.1)))
+  assert experiment.run_experiment(config, tmp_path, stop_after_epochs=1) is None
+  before = _snapshot(tmp_path)
+  # ... and resumed by the harness's SGD, which has momentum.
+  monkeypatch.setattr(optimizers, 'build', real_build)
+  with pytest.raises(experiment.CheckpointMismatchError) as error:
+    experiment.run_experiment(config, tmp_path)
+  message = str(error.value)
+  assert ("only in the program: opt_state/1/0/trace/head/bias,"
+          " opt_state/1/0/trace/head/kernel,"
+          " opt_state/1/0/trace/hidden_layers/0/bias,"
+          " opt_state/1/0/trace/hidden_layers/0/kernel,"
+          " opt_state/1/0/trace/hidden_layers/1/bias,"
+          " opt_state/1/0/trace/hidden_layers/1/kernel." in message), message
+  assert 'only in the checkpoint' not in message and 'differs' not in message
+  assert "run 'nn2 / fashion_mnist sgd' (epoch 1" in message
+  assert _snapshot(tmp_path) == before
+
+
+def test_checkpoint_of_another_model_is_refused_by_name(tmp_path, monkeypatch):
+  config = small_config(optimizers=('sgd',), train_subset=256)
+  assert experiment.run_experiment(config, tmp_path, stop_after_epochs=1) is None
+  before = _snapshot(tmp_path)
+  # The model gained a layer: NN-3 is NN-2 with a third hidden layer.
+  get_model = experiment.models.get_model
+  monkeypatch.setattr(experiment.models, 'get_model',
+                      lambda name, **kw: get_model('nn3', **kw))
+  with pytest.raises(experiment.CheckpointMismatchError) as error:
+    experiment.run_experiment(config, tmp_path)
+  message = str(error.value)
+  assert ('only in the program: params/hidden_layers/2/bias,'
+          ' params/hidden_layers/2/kernel,'
+          ' opt_state/1/0/trace/hidden_layers/2/bias,'
+          ' opt_state/1/0/trace/hidden_layers/2/kernel.' in message), message
+  assert 'only in the checkpoint' not in message and 'differs' not in message
+  assert _snapshot(tmp_path) == before
+  # A layer of another width: the shapes are named, per trial.
+  monkeypatch.setattr(experiment.models, 'get_model',
+                      lambda name, **kw: get_model(name, num_classes=12, **kw))
+  with pytest.raises(experiment.CheckpointMismatchError,
+                     match=r'per-trial shape or dtype differs: params/head/bias'
+                     r' \(checkpoint \(10,\) float32, program \(12,\) float32\)'):
+    experiment.run_experiment(config, tmp_path)
+  assert _snapshot(tmp_path) == before
+
+
+def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
+  # Earlier versions stored the carry's leaves by index ('00000', ...).
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  program = trainer.TrialsProgram(
+      lambda rngs: experiment.models.get_model('nn2', rngs=rngs),
+      lambda key: optimizers.build(optimizers.parse('adadecay'),
+                                   total_steps=10, depth='shallow', key=key),
+      trainer.ArrayData.from_arrays(
+          np.zeros((128, 28, 28, 1), np.uint8), np.zeros(128, np.int32),
+          np.zeros((100, 28, 28, 1), np.uint8), np.zeros(100, np.int32)),
+      [3, 4], eval_batch_size=100)
+  carry = program.init()
+  history = {'test_accuracy': np.full((2, 3), 0.5, np.float32),
+             'train_loss': np.ones((2, 3), np.float32)}
+  manager = ocp.CheckpointManager(tmp_path)
+  manager.save(2, args=ocp.args.StandardSave({
+      'carry': {f'{i:05d}': x for i, x in enumerate(jax.tree.leaves(carry))},
+      'history': history}))
+  manager.wait_until_finished()
+  manager.close()
+  ckpt = experiment.RunCheckpoints(tmp_path)
+  restored, restored_history = ckpt.restore(program.abstract_carry(), (2, 3),
+                                            'run')
+  ckpt.close()
+  assert jax.tree.structure(restored) == jax.tree.structure(carry)
+  for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(carry)):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(restored_history['test_accuracy'], 0.5)

@@ -23,6 +23,7 @@ factory, arrays, and an optax optimizer builder.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,6 +93,30 @@ class Carry:
 
 jax.tree_util.register_dataclass(
     Carry, data_fields=['params', 'rest', 'opt_state'], meta_fields=[])
+
+
+def init_trial(model_factory: ModelFactory,
+               optimizer_factory: OptimizerFactory, seed: jax.Array) -> Carry:
+  """The initial carry of the trial with this seed (one trial, unstacked)."""
+  key = jax.random.key(seed)
+  k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0), 3)
+  model = model_factory(nnx.Rngs(params=k_params, dropout=k_dropout))
+  _, params, rest = nnx.split(model, nnx.Param, ...)
+  opt_state = optimizer_factory(k_opt).init(params)
+  return Carry(params, rest, opt_state)
+
+
+def carry_shapes(model_factory: ModelFactory,
+                 optimizer_factory: OptimizerFactory,
+                 num_trials: int) -> Carry:
+  """Shapes and dtypes of the carry of ``num_trials`` stacked trials.
+
+  Computed abstractly (no data, no device memory): what a checkpoint is
+  checked against before anything is restored.
+  """
+  init = functools.partial(init_trial, model_factory, optimizer_factory)
+  return jax.eval_shape(jax.vmap(init),
+                        jax.ShapeDtypeStruct((num_trials,), jnp.uint32))
 
 
 class TrialsProgram:
@@ -201,13 +226,7 @@ class TrialsProgram:
   # -- per trial (vmapped) ----------------------------------------------------
 
   def _init_trial(self, seed):
-    key = jax.random.key(seed)
-    k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0),
-                                                  3)
-    model = self._model_factory(nnx.Rngs(params=k_params, dropout=k_dropout))
-    _, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = self._optimizer_factory(k_opt).init(params)
-    return Carry(params, rest, opt_state)
+    return init_trial(self._model_factory, self._optimizer_factory, seed)
 
   def _normalize(self, images):
     return (images.astype(jnp.float32) / 255.0 - self._mean) / self._std
