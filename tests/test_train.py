@@ -391,3 +391,72 @@ def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
   for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(carry)):
     np.testing.assert_array_equal(a, b)
   np.testing.assert_array_equal(restored_history['test_accuracy'], 0.5)
+
+
+_PADDED = textwrap.dedent('''
+    import sys, jax, numpy as np
+    from train import experiment, trainer, models, optimizers
+    from train import data as data_lib
+    assert jax.device_count() == 2
+    ds = data_lib.load('mnist', sys.argv[1])
+    data = trainer.ArrayData.from_arrays(
+        ds.train_images[:1024], ds.train_labels[:1024],
+        ds.test_images[:500], ds.test_labels[:500])
+    def program(seeds, devices):
+      return trainer.TrialsProgram(
+          lambda rngs: models.get_model('nn2', rngs=rngs),
+          lambda key: optimizers.build(optimizers.parse('randomized'),
+                                       total_steps=16, depth='shallow',
+                                       key=key),
+          data, seeds, eval_batch_size=500, devices=devices)
+    out, carries = {}, {}
+    for name, seeds, devices in (('three_on_two', [0, 1, 2], None),
+                                 ('four_on_two', [0, 1, 2, 3], None),
+                                 ('three_on_one', [0, 1, 2], jax.devices()[:1])):
+      p = program(seeds, devices)
+      carry = p.init()
+      for epoch in range(2):
+        carry, loss, acc = p.run_epoch(carry, epoch)
+      out[name] = (loss, acc)
+      carries[name] = (p, carry)
+    p, carry = carries['three_on_two']
+    assert p.num_padded == 4 and out['three_on_two'][1].shape == (3,)
+    assert len(carry.params['head']['kernel'].sharding.device_set) == 2
+    assert p.trial_values(carry.params['head']['bias']).shape == (3, 10)
+    # The same program as four trials on two devices: bit-identical.
+    for a, b in zip(out['three_on_two'], out['four_on_two']):
+      np.testing.assert_array_equal(a, b[:3])
+    # Another per-device batch (3 on one device): accuracies equal.
+    np.testing.assert_allclose(out['three_on_two'][0], out['three_on_one'][0],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(out['three_on_two'][1],
+                                  out['three_on_one'][1])
+    # A checkpoint of the padded carry resumes on one device (no padding).
+    ckpt = experiment.RunCheckpoints(__import__('pathlib').Path(sys.argv[2]))
+    history = {k: np.zeros((3, 2), np.float32)
+               for k in ('test_accuracy', 'train_loss')}
+    ckpt.save(2, carry, history)
+    p1, c1 = carries['three_on_one']
+    restored, _ = ckpt.restore(p1.abstract_carry(), (3, 2), 'run')
+    assert restored.params['head']['kernel'].shape[0] == 3
+    data = lambda x: np.asarray(
+        jax.random.key_data(x)
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(carry)):
+      np.testing.assert_array_equal(data(a), data(b)[:3])
+    print('ok', out['three_on_two'][1])
+''')
+
+
+def test_trials_padded_to_the_device_count_match_unpadded(tmp_path):
+  # 3 trials on 2 devices run as 4 (the 4th a padding trial) on both, not as
+  # 3 on the first device.
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+      os.environ.get('XLA_FLAGS', '')
+      + ' --xla_force_host_platform_device_count=2').strip())
+  out = subprocess.run([sys.executable, '-c', _PADDED,
+                        str(require_test_data()), str(tmp_path / 'ckpt')],
+                       cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.startswith('ok')

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -326,6 +327,11 @@ class RunCheckpoints:
   def restore(self, abstract_carry, history_shape, label: str):
     """Returns (carry, history) of the newest checkpoint.
 
+    Args:
+      abstract_carry: the program's carry, with the shardings to restore to.
+      history_shape: (trials, epochs).
+      label: the run, for messages.
+
     Raises:
       CheckpointMismatchError: as :meth:`check`.
     """
@@ -336,9 +342,9 @@ class RunCheckpoints:
     data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
             for x in leaves]
     abstract = {
-        'carry': _nest((k, jax.ShapeDtypeStruct(x.shape, x.dtype,
+        'carry': _nest((k, jax.ShapeDtypeStruct(d.shape, d.dtype,
                                                 sharding=x.sharding))
-                       for k, x in zip(keys, data)),
+                       for k, d, x in zip(keys, data, leaves)),
         'history': {k: np.zeros(history_shape, np.float32)
                     for k in ('test_accuracy', 'train_loss')},
     }
@@ -389,21 +395,27 @@ class ThetaDiagnostics:
         or epochs_done == self._epochs)
 
   def record(self, epochs_done: int, program, carry) -> dict[str, float]:
+    """Computes (on every process) and writes (process 0) θ's statistics."""
     grads = program.gradients(carry)
-    stats = jax.device_get(self._stats(grads, carry.params))
+    stats = program.trial_values(self._stats(grads, carry.params))
     means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
              for layer, values in stats.items()}
     self._log[str(epochs_done)] = means
-    results.write_json_atomic(self._dir / 'theta_statistics.json', self._log)
-    first = jax.tree.map(lambda x: x[0], (grads, carry.params))
+    first = multihost_utils.process_allgather(
+        jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True)
     samples = jax.device_get(self._samples(*first))
     arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
               for i, a in enumerate(pair)}
-    results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
-                         lambda f: np.savez(f, **arrays))
+    if jax.process_index() == 0:
+      results.write_json_atomic(self._dir / 'theta_statistics.json',
+                                self._log)
+      results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
+                           lambda f: np.savez(f, **arrays))
     return diagnostics.flatten_statistics(stats)
 
   def plot(self):
+    if jax.process_index():
+      return
     by_epoch = {}
     for path in sorted(self._dir.glob('theta_samples_*.npz')):
       epoch = int(path.stem.rsplit('_', 1)[1])
