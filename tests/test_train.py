@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
+import optax
 import pytest
 
 from conftest import require_test_data
@@ -304,6 +306,166 @@ def test_trials_sharded_over_8_cpu_devices_match_one_device():
       + ' --xla_force_host_platform_device_count=8').strip())
   out = subprocess.run([sys.executable, '-c', _SHARDED,
                         str(require_test_data())],
+                       cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.startswith('ok')
+
+
+def _snapshot(directory):
+  """Every path under directory with its size, mtime and bytes."""
+  return {str(p.relative_to(directory)): (
+      p.stat().st_mtime_ns,
+      p.read_bytes() if p.is_file() else None)
+          for p in sorted(directory.rglob('*'))}
+
+
+def test_checkpoint_of_another_optimizer_state_is_refused_by_name(
+    tmp_path, monkeypatch):
+  config = small_config(optimizers=('sgd',), train_subset=256)
+  real_build = optimizers.build
+  # The checkpoint is written by an SGD without momentum (no trace state)...
+  monkeypatch.setattr(
+      optimizers, 'build', lambda spec, **kw: optax.chain(
+          optax.add_decayed_weights(5e-4), optax.sgd(lambda step: 0.1)))
+  assert experiment.run_experiment(config, tmp_path, stop_after_epochs=1) is None
+  before = _snapshot(tmp_path)
+  # ... and resumed by the harness's SGD, which has momentum.
+  monkeypatch.setattr(optimizers, 'build', real_build)
+  with pytest.raises(experiment.CheckpointMismatchError) as error:
+    experiment.run_experiment(config, tmp_path)
+  message = str(error.value)
+  assert ("only in the program: opt_state/1/0/trace/head/bias,"
+          " opt_state/1/0/trace/head/kernel,"
+          " opt_state/1/0/trace/hidden_layers/0/bias,"
+          " opt_state/1/0/trace/hidden_layers/0/kernel,"
+          " opt_state/1/0/trace/hidden_layers/1/bias,"
+          " opt_state/1/0/trace/hidden_layers/1/kernel." in message), message
+  assert 'only in the checkpoint' not in message and 'differs' not in message
+  assert "run 'nn2 / fashion_mnist sgd' (epoch 1" in message
+  assert _snapshot(tmp_path) == before
+
+
+def test_checkpoint_of_another_model_is_refused_by_name(tmp_path, monkeypatch):
+  config = small_config(optimizers=('sgd',), train_subset=256)
+  assert experiment.run_experiment(config, tmp_path, stop_after_epochs=1) is None
+  before = _snapshot(tmp_path)
+  # The model gained a layer: NN-3 is NN-2 with a third hidden layer.
+  get_model = experiment.models.get_model
+  monkeypatch.setattr(experiment.models, 'get_model',
+                      lambda name, **kw: get_model('nn3', **kw))
+  with pytest.raises(experiment.CheckpointMismatchError) as error:
+    experiment.run_experiment(config, tmp_path)
+  message = str(error.value)
+  assert ('only in the program: params/hidden_layers/2/bias,'
+          ' params/hidden_layers/2/kernel,'
+          ' opt_state/1/0/trace/hidden_layers/2/bias,'
+          ' opt_state/1/0/trace/hidden_layers/2/kernel.' in message), message
+  assert 'only in the checkpoint' not in message and 'differs' not in message
+  assert _snapshot(tmp_path) == before
+  # A layer of another width: the shapes are named, per trial.
+  monkeypatch.setattr(experiment.models, 'get_model',
+                      lambda name, **kw: get_model(name, num_classes=12, **kw))
+  with pytest.raises(experiment.CheckpointMismatchError,
+                     match=r'per-trial shape or dtype differs: params/head/bias'
+                     r' \(checkpoint \(10,\) float32, program \(12,\) float32\)'):
+    experiment.run_experiment(config, tmp_path)
+  assert _snapshot(tmp_path) == before
+
+
+def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
+  # Earlier versions stored the carry's leaves by index ('00000', ...).
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  program = trainer.TrialsProgram(
+      lambda rngs: experiment.models.get_model('nn2', rngs=rngs),
+      lambda key: optimizers.build(optimizers.parse('adadecay'),
+                                   total_steps=10, depth='shallow', key=key),
+      trainer.ArrayData.from_arrays(
+          np.zeros((128, 28, 28, 1), np.uint8), np.zeros(128, np.int32),
+          np.zeros((100, 28, 28, 1), np.uint8), np.zeros(100, np.int32)),
+      [3, 4], eval_batch_size=100)
+  carry = program.init()
+  history = {'test_accuracy': np.full((2, 3), 0.5, np.float32),
+             'train_loss': np.ones((2, 3), np.float32)}
+  manager = ocp.CheckpointManager(tmp_path)
+  manager.save(2, args=ocp.args.StandardSave({
+      'carry': {f'{i:05d}': x for i, x in enumerate(jax.tree.leaves(carry))},
+      'history': history}))
+  manager.wait_until_finished()
+  manager.close()
+  ckpt = experiment.RunCheckpoints(tmp_path)
+  restored, restored_history = ckpt.restore(program.abstract_carry(), (2, 3),
+                                            'run')
+  ckpt.close()
+  assert jax.tree.structure(restored) == jax.tree.structure(carry)
+  for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(carry)):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(restored_history['test_accuracy'], 0.5)
+
+
+_PADDED = textwrap.dedent('''
+    import sys, jax, numpy as np
+    from train import experiment, trainer, models, optimizers
+    from train import data as data_lib
+    assert jax.device_count() == 2
+    ds = data_lib.load('mnist', sys.argv[1])
+    data = trainer.ArrayData.from_arrays(
+        ds.train_images[:1024], ds.train_labels[:1024],
+        ds.test_images[:500], ds.test_labels[:500])
+    def program(seeds, devices):
+      return trainer.TrialsProgram(
+          lambda rngs: models.get_model('nn2', rngs=rngs),
+          lambda key: optimizers.build(optimizers.parse('randomized'),
+                                       total_steps=16, depth='shallow',
+                                       key=key),
+          data, seeds, eval_batch_size=500, devices=devices)
+    out, carries = {}, {}
+    for name, seeds, devices in (('three_on_two', [0, 1, 2], None),
+                                 ('four_on_two', [0, 1, 2, 3], None),
+                                 ('three_on_one', [0, 1, 2], jax.devices()[:1])):
+      p = program(seeds, devices)
+      carry = p.init()
+      for epoch in range(2):
+        carry, loss, acc = p.run_epoch(carry, epoch)
+      out[name] = (loss, acc)
+      carries[name] = (p, carry)
+    p, carry = carries['three_on_two']
+    assert p.num_padded == 4 and out['three_on_two'][1].shape == (3,)
+    assert len(carry.params['head']['kernel'].sharding.device_set) == 2
+    assert p.trial_values(carry.params['head']['bias']).shape == (3, 10)
+    # The same program as four trials on two devices: bit-identical.
+    for a, b in zip(out['three_on_two'], out['four_on_two']):
+      np.testing.assert_array_equal(a, b[:3])
+    # Another per-device batch (3 on one device): accuracies equal.
+    np.testing.assert_allclose(out['three_on_two'][0], out['three_on_one'][0],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(out['three_on_two'][1],
+                                  out['three_on_one'][1])
+    # A checkpoint of the padded carry resumes on one device (no padding).
+    ckpt = experiment.RunCheckpoints(__import__('pathlib').Path(sys.argv[2]))
+    history = {k: np.zeros((3, 2), np.float32)
+               for k in ('test_accuracy', 'train_loss')}
+    ckpt.save(2, carry, history)
+    p1, c1 = carries['three_on_one']
+    restored, _ = ckpt.restore(p1.abstract_carry(), (3, 2), 'run')
+    assert restored.params['head']['kernel'].shape[0] == 3
+    data = lambda x: np.asarray(
+        jax.random.key_data(x)
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(carry)):
+      np.testing.assert_array_equal(data(a), data(b)[:3])
+    print('ok', out['three_on_two'][1])
+''')
+
+
+def test_trials_padded_to_the_device_count_match_unpadded(tmp_path):
+  # 3 trials on 2 devices run as 4 (the 4th a padding trial) on both, not as
+  # 3 on the first device.
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+      os.environ.get('XLA_FLAGS', '')
+      + ' --xla_force_host_platform_device_count=2').strip())
+  out = subprocess.run([sys.executable, '-c', _PADDED,
+                        str(require_test_data()), str(tmp_path / 'ckpt')],
                        cwd=REPO, env=env, capture_output=True, text=True,
                        timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]

@@ -23,6 +23,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -197,19 +198,67 @@ def _is_key(x) -> bool:
       x.dtype, jax.dtypes.prng_key)
 
 
+def leaf_names(tree) -> list[str]:
+  """Each leaf's path in the program's terms, e.g. 'params/layers/2/kernel'.
+
+  Key paths joined by '/' ('opt_state/0/trace/head/bias' for an optax
+  chain's momentum), without the final 'value' of an nnx Variable.
+  """
+  return [jax.tree_util.keystr(path, simple=True, separator='/')
+          .removesuffix('/value')
+          for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
+def _nest(items) -> dict[str, Any]:
+  """[(('a', 'b'), x), ...] -> {'a': {'b': x}, ...}."""
+  out: dict[str, Any] = {}
+  for keys, value in items:
+    node = out
+    for key in keys[:-1]:
+      node = node.setdefault(key, {})
+    node[keys[-1]] = value
+  return out
+
+
+def _get(tree, keys):
+  for key in keys:
+    tree = tree[key]
+  return tree
+
+
+def _per_trial(shape, dtype) -> str:
+  return f'{tuple(shape[1:])} {np.dtype(dtype).name}'
+
+
+def _listed(names: list[str], limit: int = 8) -> str:
+  more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
+  return ', '.join(names[:limit]) + more
+
+
+class CheckpointMismatchError(ValueError):
+  """A run's checkpoint does not fit its program (the model or optimizer)."""
+
+
 class RunCheckpoints:
   """Per-epoch orbax checkpoints of one run: its carry and its history.
 
-  The carry's leaves are stored flat (typed PRNG keys as their key data), so
-  any model and optimizer state round-trips exactly; orbax writes each step
-  to a temporary directory and renames it, so a crash never leaves a partial
-  checkpoint.
+  The carry is stored as a tree of its leaves under their names
+  (:func:`leaf_names`; typed PRNG keys as their key data), so any model and
+  optimizer state round-trips exactly, and a checkpoint that no longer fits
+  the program is reported leaf by leaf in the program's terms. The trial
+  axis is stored as the program had it (with any padding trials) and
+  restored truncated or zero-filled to the current program's: a run resumes
+  on another number of devices. Orbax writes each step to a temporary
+  directory and renames it, so a crash never leaves a partial checkpoint;
+  with several processes each writes its own shards.
   """
 
   def __init__(self, directory: pathlib.Path):
+    self._dir = directory
     self._manager = ocp.CheckpointManager(
         directory.absolute(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
+        item_handlers=ocp.StandardCheckpointHandler())
 
   def latest_epoch(self) -> int:
     """Epochs completed in the newest checkpoint (0 if none)."""
@@ -218,26 +267,98 @@ class RunCheckpoints:
   def save(self, epochs_done: int, carry, history: dict[str, np.ndarray]):
     leaves = [jax.random.key_data(x) if _is_key(x) else x
               for x in jax.tree.leaves(carry)]
-    tree = {'carry': {f'{i:05d}': x for i, x in enumerate(leaves)},
-            'history': history}
+    keys = [tuple(name.split('/')) for name in leaf_names(carry)]
+    tree = {'carry': _nest(zip(keys, leaves)), 'history': history}
     self._manager.save(epochs_done, args=ocp.args.StandardSave(tree))
     self._manager.wait_until_finished()
 
-  def restore(self, abstract_carry, history_shape):
-    """Returns (carry, history) of the newest checkpoint."""
+  def _stored_keys(self, step: int, names: list[str]):
+    """(key path -> ArrayMetadata of the stored carry, each leaf's key path).
+
+    Checkpoints of earlier versions stored the leaves by their index
+    ('00000', '00001', ...); those are matched to the program's leaves in
+    order.
+    """
+    stored = self._manager.item_metadata(step).tree['carry']
+    stored = {tuple(k.key for k in path): meta for path, meta in
+              jax.tree_util.tree_flatten_with_path(stored)[0]}
+    if all(len(k) == 1 and k[0].isdigit() and len(k[0]) == 5 for k in stored):
+      return stored, [(f'{i:05d}',) for i in range(len(names))]
+    return stored, [tuple(name.split('/')) for name in names]
+
+  def check(self, abstract_carry, num_trials: int, label: str) -> None:
+    """Checks that the newest checkpoint fits the program; reads no array.
+
+    Args:
+      abstract_carry: the program's carry (shapes and dtypes).
+      num_trials: the run's trials N (the stored trial axis must hold them).
+      label: the run, for the message.
+
+    Raises:
+      CheckpointMismatchError: naming the leaves only in the checkpoint, only
+        in the program, or of another shape or dtype.
+    """
+    step = self._manager.latest_step()
+    names = leaf_names(abstract_carry)
+    stored, keys = self._stored_keys(step, names)
+    leaves = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+              for x in jax.tree.leaves(abstract_carry)]
+    program = dict(zip(keys, leaves))
+    name_of = dict(zip(keys, names))
+    only_stored = sorted('/'.join(k) for k in set(stored) - set(program))
+    only_program = [name_of[k] for k in keys if k not in stored]
+    differ = [
+        f'{name_of[k]} (checkpoint {_per_trial(stored[k].shape, stored[k].dtype)},'
+        f' program {_per_trial(x.shape, x.dtype)})'
+        for k, x in program.items() if k in stored and (
+            tuple(stored[k].shape[1:]) != tuple(x.shape[1:])
+            or np.dtype(stored[k].dtype) != np.dtype(x.dtype)
+            or stored[k].shape[0] < num_trials)]
+    if not (only_stored or only_program or differ):
+      return
+    parts = []
+    if only_program:
+      parts.append(f'only in the program: {_listed(only_program)}')
+    if only_stored:
+      parts.append(f'only in the checkpoint: {_listed(only_stored)}')
+    if differ:
+      parts.append(f'per-trial shape or dtype differs: {_listed(differ)}')
+    raise CheckpointMismatchError(
+        f'The checkpoint of run {label!r} (epoch {step}, in {self._dir}) does'
+        f' not fit its model and optimizer, which changed since it was'
+        f' written: {"; ".join(parts)}. Nothing was changed. Resume with the'
+        f' code that wrote it, or delete {self._dir} to train this run again'
+        ' (the other runs are kept).')
+
+  def restore(self, abstract_carry, history_shape, label: str):
+    """Returns (carry, history) of the newest checkpoint.
+
+    Args:
+      abstract_carry: the program's carry, with the shardings to restore to.
+      history_shape: (trials, epochs).
+      label: the run, for messages.
+
+    Raises:
+      CheckpointMismatchError: as :meth:`check`.
+    """
+    self.check(abstract_carry, history_shape[0], label)
+    step = self._manager.latest_step()
     leaves, treedef = jax.tree.flatten(abstract_carry)
+    _, keys = self._stored_keys(step, leaf_names(abstract_carry))
     data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
             for x in leaves]
     abstract = {
-        'carry': {f'{i:05d}': jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                                   sharding=x.sharding)
-                  for i, x in enumerate(data)},
+        'carry': _nest((k, jax.ShapeDtypeStruct(d.shape, d.dtype,
+                                                sharding=x.sharding))
+                       for k, d, x in zip(keys, data, leaves)),
         'history': {k: np.zeros(history_shape, np.float32)
                     for k in ('test_accuracy', 'train_loss')},
     }
-    tree = self._manager.restore(self._manager.latest_step(),
-                                 args=ocp.args.StandardRestore(abstract))
-    restored = [tree['carry'][f'{i:05d}'] for i in range(len(leaves))]
+    # strict=False: the trial axis is cut or zero-filled to this program's
+    # padding; the real trials come first and are checked above.
+    tree = self._manager.restore(
+        step, args=ocp.args.StandardRestore(abstract, strict=False))
+    restored = [_get(tree['carry'], k) for k in keys]
     # Keys were made by jax.random.key, i.e. with the default implementation.
     restored = [jax.random.wrap_key_data(r) if _is_key(x) else r
                 for r, x in zip(restored, leaves)]
@@ -280,21 +401,27 @@ class ThetaDiagnostics:
         or epochs_done == self._epochs)
 
   def record(self, epochs_done: int, program, carry) -> dict[str, float]:
+    """Computes (on every process) and writes (process 0) θ's statistics."""
     grads = program.gradients(carry)
-    stats = jax.device_get(self._stats(grads, carry.params))
+    stats = program.trial_values(self._stats(grads, carry.params))
     means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
              for layer, values in stats.items()}
     self._log[str(epochs_done)] = means
-    results.write_json_atomic(self._dir / 'theta_statistics.json', self._log)
-    first = jax.tree.map(lambda x: x[0], (grads, carry.params))
+    first = multihost_utils.process_allgather(
+        jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True)
     samples = jax.device_get(self._samples(*first))
     arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
               for i, a in enumerate(pair)}
-    results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
-                         lambda f: np.savez(f, **arrays))
+    if jax.process_index() == 0:
+      results.write_json_atomic(self._dir / 'theta_statistics.json',
+                                self._log)
+      results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
+                           lambda f: np.savez(f, **arrays))
     return diagnostics.flatten_statistics(stats)
 
   def plot(self):
+    if jax.process_index():
+      return
     by_epoch = {}
     for path in sorted(self._dir.glob('theta_samples_*.npz')):
       epoch = int(path.stem.rsplit('_', 1)[1])
@@ -368,6 +495,52 @@ class _WorkdirConfig:
       results.write_json_atomic(self._path, self._current)
 
 
+def _depth(run: Run) -> str:
+  return ('shallow' if models.input_shape(run.model) == (28, 28, 1)
+          else 'deep')
+
+
+def _factories(run: Run, total_steps: int, half_precision: bool = False):
+  """The run's model and optimizer factories (see trainer.TrialsProgram)."""
+  options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
+  if half_precision:
+    options['dtype'] = jnp.bfloat16  # compute; parameters stay float32
+
+  def model_factory(rngs):
+    return models.get_model(run.model, rngs=rngs, **options)
+
+  def optimizer_factory(key):
+    return optimizers.build(run.optimizer, total_steps=total_steps,
+                            depth=_depth(run), key=key)
+
+  return model_factory, optimizer_factory
+
+
+def _check_checkpoints(config, runs: list[Run],
+                       workdir: pathlib.Path) -> None:
+  """Checks every run's checkpoint against its program, reading no array.
+
+  So a workdir whose checkpoints no longer fit the code is refused before
+  anything in it changes.
+
+  Raises:
+    CheckpointMismatchError: for the first run whose checkpoint does not fit.
+  """
+  for run in runs:
+    run_dir = workdir / 'runs' / run.slug
+    if not run_dir.is_dir():
+      continue
+    ckpt = RunCheckpoints(run_dir)
+    try:
+      if ckpt.latest_epoch():
+        # The state's shapes do not depend on the schedule's length.
+        shapes = trainer.carry_shapes(*_factories(run, total_steps=1),
+                                      num_trials=config.trials)
+        ckpt.check(shapes, config.trials, f'{run.group} {run.label}')
+    finally:
+      ckpt.close()
+
+
 def run_experiment(
     config: ml_collections.ConfigDict,
     workdir: str | os.PathLike,
@@ -397,6 +570,7 @@ def run_experiment(
   workdir.mkdir(parents=True, exist_ok=True)
   workdir_config = _WorkdirConfig(workdir, config)
   workdir_config.check()
+  _check_checkpoints(config, runs, workdir)  # before anything is written
   seeds = [config.seed + i for i in range(config.trials)]
   epochs = config.epochs
   finished: dict[str, dict[str, Any]] = {}
@@ -412,20 +586,14 @@ def run_experiment(
     if run.dataset not in data_cache:
       data_cache[run.dataset] = _load_data(config, run.dataset)
     data, source = data_cache[run.dataset]
-    depth = 'shallow' if models.input_shape(run.model) == (28, 28, 1) else (
-        'deep')
-    options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
-    if config.get('half_precision', False):
-      options['dtype'] = jnp.bfloat16  # compute; parameters stay float32
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
     steps_per_epoch = trainer.updates_per_epoch(
         len(data.train_labels), config.batch_size, extra_steps)
+    model_factory, optimizer_factory = _factories(
+        run, total_steps=steps_per_epoch * epochs,
+        half_precision=config.get('half_precision', False))
     program = trainer.TrialsProgram(
-        lambda rngs, run=run, options=options: models.get_model(
-            run.model, rngs=rngs, **options),
-        lambda key, run=run, depth=depth: optimizers.build(
-            run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth,
-            key=key),
+        model_factory, optimizer_factory,
         data, seeds, batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size,
         augment=augment.random_crop_flip if config.augment else None,
@@ -437,14 +605,16 @@ def run_experiment(
              if run.optimizer.name == 'adadecay' and config.theta_every
              else None)
     lr = optimizers.learning_rate(
-        run.optimizer, total_steps=steps_per_epoch * epochs, depth=depth)
+        run.optimizer, total_steps=steps_per_epoch * epochs,
+        depth=_depth(run))
     tb = tensorboard.make_logger(
         workdir / 'tensorboard' / run.slug if config.tensorboard else None)
     workdir_config.claim()  # data found and program built: training starts
     done = min(ckpt.latest_epoch(), epochs)
     shape = (config.trials, epochs)
     if done:
-      carry, history = ckpt.restore(program.abstract_carry(), shape)
+      carry, history = ckpt.restore(program.abstract_carry(), shape,
+                                    f'{run.group} {run.label}')
       if done < epochs:
         log(f'{run.group} {run.label}: resuming after epoch {done}')
     else:

@@ -7,7 +7,10 @@ and one ``jax.vmap``-ed, ``jax.jit``-ed epoch function advances all of them.
 An epoch is a ``lax.scan`` over minibatches gathered on the device from the
 data held there; each trial draws its own permutation (its own data order)
 from its own seed. After every epoch each trial is evaluated on the full test
-set. With several devices the trial axis is sharded over them.
+set. With several devices the trial axis is sharded over them, padded to a
+multiple of the device count (the padding trials are computed and dropped);
+with several processes (``jax.distributed``) over all processes' devices,
+each process holding the data and running the same program.
 
 Randomness (all from the trial's seed ``s``; the same seeds for every
 optimizer, so runs are paired): ``fold_in(key(s), 0)`` split into init /
@@ -26,6 +29,7 @@ the parameters' dtype.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 ModelFactory = Callable[[nnx.Rngs], nnx.Module]
@@ -86,7 +91,11 @@ class ArrayData:
 
 @dataclasses.dataclass
 class Carry:
-  """Everything an epoch carries, stacked over trials (leading axis N)."""
+  """Everything an epoch carries, stacked over trials (leading axis).
+
+  The axis holds the N trials and, on several devices, the padding trials
+  after them (:attr:`TrialsProgram.num_padded`).
+  """
 
   params: Any  # nnx.State of nnx.Param
   rest: Any  # nnx.State of BatchStat, RNG streams, ...
@@ -97,6 +106,39 @@ jax.tree_util.register_dataclass(
     Carry, data_fields=['params', 'rest', 'opt_state'], meta_fields=[])
 
 
+def init_trial(model_factory: ModelFactory,
+               optimizer_factory: OptimizerFactory, seed: jax.Array) -> Carry:
+  """The initial carry of the trial with this seed (one trial, unstacked)."""
+  key = jax.random.key(seed)
+  k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0), 3)
+  model = model_factory(nnx.Rngs(params=k_params, dropout=k_dropout))
+  _, params, rest = nnx.split(model, nnx.Param, ...)
+  opt_state = optimizer_factory(k_opt).init(params)
+  return Carry(params, rest, opt_state)
+
+
+def carry_shapes(model_factory: ModelFactory,
+                 optimizer_factory: OptimizerFactory,
+                 num_trials: int) -> Carry:
+  """Shapes and dtypes of the carry of ``num_trials`` stacked trials.
+
+  Computed abstractly (no data, no device memory): what a checkpoint is
+  checked against before anything is restored.
+  """
+  init = functools.partial(init_trial, model_factory, optimizer_factory)
+  return jax.eval_shape(jax.vmap(init),
+                        jax.ShapeDtypeStruct((num_trials,), jnp.uint32))
+
+
+def _global_array(x: np.ndarray, sharding: jax.sharding.Sharding) -> jax.Array:
+  """``x``, which every process holds whole, as one array laid out by sharding.
+
+  Each process copies the slices its own devices hold; with one process this
+  is ``jax.device_put``.
+  """
+  return jax.make_array_from_callback(x.shape, sharding, lambda i: x[i])
+
+
 class TrialsProgram:
   """Compiled init and epoch functions for N trials of one run.
 
@@ -104,15 +146,19 @@ class TrialsProgram:
     model_factory: builds the model from ``nnx.Rngs`` (streams ``params`` and
       ``dropout``).
     optimizer_factory: builds the optax optimizer from a PRNG key.
-    data: the dataset; copied to the device(s) once.
+    data: the dataset; copied to the device(s) once. With several processes
+      each passes the same arrays (each loads the data itself).
     seeds: one int seed per trial, shape (N,).
     batch_size: training minibatch (paper: 128). The last partial batch of
       each epoch is dropped, as PyTorch's ``drop_last=True``.
     eval_batch_size: test-set chunk for evaluation (memory only; results do
       not depend on it). Must divide the test set size.
-    devices: devices to shard the trial axis over (default: all). Trials are
-      sharded only when N is a multiple of the device count; otherwise they
-      stay on the first device.
+    devices: devices to shard the trial axis over (default: all, of every
+      process). The trial axis is padded to a multiple of their count D with
+      copies of the last seed: with N = 50 on 8 devices, 56 trials run, 7 on
+      each device, and the 6 padding trials are dropped from every output but
+      the carry. When all devices are this process's and N < D, the first N
+      devices are used instead, one trial each.
     augment: optional ``augment(key, images) -> images`` on a uint8 batch
       (B, H, W, C), applied per trial on the device before normalisation,
       e.g. :func:`train.augment.random_crop_flip`. Each trial and step gets
@@ -154,6 +200,12 @@ class TrialsProgram:
           f' {n_test}.')
     self.seeds = np.asarray(seeds, np.uint32)
     self.num_trials = len(self.seeds)
+    devices = list(devices if devices is not None else jax.devices())
+    if (self.num_trials < len(devices)
+        and all(d.process_index == jax.process_index() for d in devices)):
+      devices = devices[:self.num_trials]
+    # The trial axis of the carry: N rounded up to a multiple of the devices.
+    self.num_padded = -(-self.num_trials // len(devices)) * len(devices)
     self.steps_per_epoch = n_train // batch_size
     self._grad_fn_steps = grad_fn_steps
     self.updates_per_epoch = updates_per_epoch(n_train, batch_size,
@@ -168,14 +220,13 @@ class TrialsProgram:
     self._augment = augment
     self._gradients = None
 
-    devices = list(devices if devices is not None else jax.devices())
-    if self.num_trials % len(devices):
-      devices = devices[:1]
     mesh = Mesh(np.array(devices), ('trials',))
     self._trial_sharding = NamedSharding(mesh, P('trials'))
-    self._device_seeds = jax.device_put(self.seeds, self._trial_sharding)
     self._replicated = NamedSharding(mesh, P())
-    put = lambda x: jax.device_put(x, self._replicated)
+    padded_seeds = np.concatenate([self.seeds, np.repeat(
+        self.seeds[-1:], self.num_padded - self.num_trials)])
+    self._device_seeds = _global_array(padded_seeds, self._trial_sharding)
+    put = lambda x: _global_array(x, self._replicated)
     self._train_x, self._train_y = put(data.train_images), put(
         data.train_labels)
     n_eval = n_test // eval_batch_size
@@ -197,20 +248,16 @@ class TrialsProgram:
 
     self._init = jax.jit(jax.vmap(self._init_trial),
                          out_shardings=self._trial_sharding)
+    # Losses and accuracies replicated: every process reads all of them.
     self._epoch = jax.jit(
         jax.vmap(self._epoch_trial, in_axes=(0, 0, None)),
-        out_shardings=(self._trial_sharding,) * 3, donate_argnums=(0,))
+        out_shardings=(self._trial_sharding, self._replicated,
+                       self._replicated), donate_argnums=(0,))
 
   # -- per trial (vmapped) ----------------------------------------------------
 
   def _init_trial(self, seed):
-    key = jax.random.key(seed)
-    k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0),
-                                                  3)
-    model = self._model_factory(nnx.Rngs(params=k_params, dropout=k_dropout))
-    _, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = self._optimizer_factory(k_opt).init(params)
-    return Carry(params, rest, opt_state)
+    return init_trial(self._model_factory, self._optimizer_factory, seed)
 
   def _normalize(self, images):
     return (images.astype(jnp.float32) / 255.0 - self._mean) / self._std
@@ -283,7 +330,11 @@ class TrialsProgram:
   # -- public -------------------------------------------------------------------
 
   def init(self) -> Carry:
-    """Initial state of all trials, stacked and sharded over the trial axis."""
+    """Initial state of all trials, stacked and sharded over the trial axis.
+
+    The leading axis has :attr:`num_padded` entries: the N trials, then the
+    padding trials.
+    """
     return self._init(self._device_seeds)
 
   def run_epoch(self, carry: Carry, epoch: int):
@@ -293,9 +344,13 @@ class TrialsProgram:
 
     Returns:
       (new carry, mean training loss of the epoch per trial (N,) float32,
-      test accuracy after the epoch per trial (N,) float32, a fraction).
+      test accuracy after the epoch per trial (N,) float32, a fraction); the
+      two as numpy arrays on the host, of the N trials only.
     """
-    return self._epoch(carry, self._device_seeds, jnp.int32(epoch))
+    carry, loss, accuracy = self._epoch(carry, self._device_seeds,
+                                        jnp.int32(epoch))
+    n = self.num_trials
+    return carry, np.asarray(loss)[:n], np.asarray(accuracy)[:n]
 
   def gradients(self, carry: Carry):
     """Each trial's loss gradient on the first 256 training images.
@@ -303,7 +358,8 @@ class TrialsProgram:
     For diagnostics (θ statistics): a fixed batch, train mode, no update.
 
     Returns:
-      The gradient tree (an ``nnx.State`` of Params), stacked over trials.
+      The gradient tree (an ``nnx.State`` of Params), stacked over the
+      :attr:`num_padded` trials of the carry.
     """
     if self._gradients is None:
       def one(carry):
@@ -314,6 +370,18 @@ class TrialsProgram:
       self._gradients = jax.jit(jax.vmap(one))
     return self._gradients(carry)
 
+  def trial_values(self, tree):
+    """``tree``, stacked over the carry's trials, on the host: N trials only.
+
+    Every process gets every trial (``process_allgather``); the padding
+    trials are dropped.
+    """
+    return jax.tree.map(lambda x: x[:self.num_trials],
+                        multihost_utils.process_allgather(tree, tiled=True))
+
   def abstract_carry(self) -> Carry:
     """Shapes, dtypes and shardings of :meth:`init`'s result (for restore)."""
-    return jax.eval_shape(self.init)
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                       sharding=self._trial_sharding),
+        jax.eval_shape(self.init))
