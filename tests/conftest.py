@@ -42,13 +42,16 @@ _LINK_NAMES = {'mnist': 'mnist', 'fashion_mnist': 'fashion-mnist',
                'cifar10': 'cifar10'}
 _linked: set[str] = set()
 
-MISSING = (
-    'The tests need the real data sets: MNIST and Fashion-MNIST (the 4'
-    ' original IDX .gz files each) and CIFAR-10 (cifar-10-binary.tar.gz). With'
-    ' internet they are downloaded (verified) into'
-    f' {USER_CACHE}; without it, set ADADECAY_TEST_DATA to a folder holding'
-    ' mnist/, fashion-mnist/ and cifar10/ with those files (README.md, "Tests"'
-    ' and "Data", says where to get them).')
+
+
+def _missing() -> str:
+  return (
+      'The tests need the real data sets: MNIST and Fashion-MNIST (the 4'
+      ' original IDX .gz files each) and CIFAR-10 (cifar-10-binary.tar.gz).'
+      f' With internet they are downloaded (verified) into {USER_CACHE};'
+      ' without it, set ADADECAY_TEST_DATA to a folder holding mnist/,'
+      ' fashion-mnist/ and cifar10/ with those files (README.md, "Tests" and'
+      ' "Data", says where to get them).')
 
 
 @contextlib.contextmanager
@@ -64,13 +67,19 @@ def _user_cache():
       os.environ[data.CACHE_DIR_ENV] = old
 
 
-def _link(name: str) -> None:
-  """Finds ``name`` as the harness does (downloading if needed) and links it in TEST_DATA."""
+def _locate(name: str) -> Path:
+  """data.locate(name, download=True) into the user's cache; fails the test if it cannot."""
   with _user_cache():
     try:
-      found = data.locate(name, download=True)
+      return data.locate(name, download=True)
     except data.DataError as e:
-      pytest.fail(f'{MISSING}\n{e}', pytrace=False)
+      error = str(e)
+  pytest.fail(f'{_missing()}\n{error}', pytrace=False)
+
+
+def _link(name: str) -> None:
+  """Finds ``name`` as the harness does (downloading if needed) and links it in TEST_DATA."""
+  found = _locate(name)
   target = found if name != 'cifar10' else found.parent
   TEST_DATA.mkdir(parents=True, exist_ok=True)
   link = TEST_DATA / _LINK_NAMES[name]
@@ -89,7 +98,7 @@ def require_test_data(*names: str) -> Path:
   names = names or ('mnist', 'fashion_mnist')
   if _FIXED:
     if not TEST_DATA.is_dir():
-      pytest.fail(f'{MISSING}\n(ADADECAY_TEST_DATA={TEST_DATA} is not a folder)',
+      pytest.fail(f'{_missing()}\n(ADADECAY_TEST_DATA={TEST_DATA} is not a folder)',
                   pytrace=False)
     return TEST_DATA
   for name in names:
@@ -116,12 +125,7 @@ def cifar10_test_data() -> tuple[str, Path]:
     if (TEST_DATA / 'cifar10-jpeg' / 'cifar10-jpeg.tar.gz').is_file():
       return 'cifar10_jpeg', TEST_DATA
     # A fixed folder without CIFAR-10: the harness's search, as on a fresh machine.
-    with _user_cache():
-      try:
-        found = data.locate('cifar10', download=True)
-      except data.DataError as e:
-        pytest.fail(f'{MISSING}\n{e}', pytrace=False)
-    return 'cifar10', found.parent
+    return 'cifar10', _locate('cifar10').parent
   return 'cifar10', require_test_data('cifar10')
 
 

@@ -665,3 +665,83 @@ def test_sorted_checksums_are_those_of_the_idx_files(name):
     labels = ds.test_labels.copy()
     labels[123] = (labels[123] + 1) % 10
     assert data.sorted_records_sha256(ds.test_images, labels) != expected
+
+
+# ----------------------------------------------------------------------------
+# The tests' own data finder (conftest.py) on a user's fresh machine: no ../shared/data
+
+
+@pytest.fixture
+def fresh_machine(tmp_path, monkeypatch):
+    """conftest as it is without ../shared/data and $ADADECAY_TEST_DATA; returns the user cache."""
+    user_cache = tmp_path / "user-cache"
+    monkeypatch.setattr(conftest, "_FIXED", False)
+    monkeypatch.setattr(conftest, "USER_CACHE", user_cache)
+    monkeypatch.setattr(conftest, "TEST_DATA", user_cache / "test-data")
+    monkeypatch.setattr(conftest, "_linked", set())
+    return user_cache
+
+
+def internet(monkeypatch, servers: dict, seen: list):
+    """urlopen serving files from local folders, by URL prefix."""
+    def urlopen(url, timeout):
+        seen.append(url)
+        for prefix, folder in servers.items():
+            if url.startswith(prefix):
+                return open(folder / url[len(prefix):], "rb")
+        raise urllib.error.URLError(f"no such server for {url}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+@requires_shared
+def test_fresh_machine_downloads_the_test_data(fresh_machine, small_cifar_tarball, monkeypatch):
+    seen = []
+    internet(monkeypatch, {"https://storage.googleapis.com/cvdf-datasets/mnist/": SHARED / "mnist",
+                           "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/":
+                               SHARED / "fashion-mnist",
+                           "https://www.cs.toronto.edu/~kriz/": small_cifar_tarball}, seen)
+    root = conftest.require_test_data()
+    assert root == fresh_machine / "test-data"
+    assert len(seen) == 8 and seen[0].endswith("mnist/train-images-idx3-ubyte.gz")
+    assert (root / "mnist").resolve() == fresh_machine / "mnist"
+    assert (root / "fashion-mnist").resolve() == fresh_machine / "fashion_mnist"
+    ds = data.load("fashion_mnist", root)  # as test_train.py reads it
+    assert ds.source.startswith(f"original IDX files in {root / 'fashion-mnist'} (data_dir")
+    assert np.bincount(ds.test_labels).tolist() == [1000] * 10
+    # CIFAR-10: the original, downloaded (sha256-checked) when the test asks for it.
+    name, cifar_root = conftest.cifar10_test_data()
+    assert (name, cifar_root) == ("cifar10", root)
+    assert seen[8:] == ["https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
+    assert data.load(name, cifar_root).source.startswith(
+        f"original CIFAR-10 binary distribution {root / 'cifar10' / 'cifar-10-binary.tar.gz'}")
+    # A later run finds them in the cache, offline.
+    monkeypatch.setattr(conftest, "_linked", set())
+    internet(monkeypatch, {}, seen)
+    assert conftest.require_test_data("mnist", "fashion_mnist", "cifar10") == root
+    assert len(seen) == 9
+
+
+def test_fresh_machine_offline_without_data_fails_with_the_instructions(fresh_machine,
+                                                                       monkeypatch):
+    seen = []
+    internet(monkeypatch, {}, seen)
+    with pytest.raises(pytest.fail.Exception) as err:
+        conftest.require_test_data()
+    msg = str(err.value)
+    assert msg.startswith("The tests need the real data sets")
+    assert f"downloaded (verified) into {conftest.USER_CACHE}" in msg
+    assert "set ADADECAY_TEST_DATA to a folder holding mnist/, fashion-mnist/ and cifar10/" in msg
+    assert ("download of https://storage.googleapis.com/cvdf-datasets/mnist/"
+            "train-images-idx3-ubyte.gz failed") in msg
+    assert "No local copy of mnist either. Looked at:" in msg
+    assert seen == ["https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz"]
+    with pytest.raises(pytest.fail.Exception, match="No local copy of cifar10 either"):
+        conftest.cifar10_test_data()
+
+
+def test_test_data_folder_that_is_not_there_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(conftest, "TEST_DATA", tmp_path / "nowhere")
+    monkeypatch.setattr(conftest, "_FIXED", True)
+    with pytest.raises(pytest.fail.Exception, match=r"ADADECAY_TEST_DATA=.*nowhere is not a folder"):
+        conftest.require_test_data()
