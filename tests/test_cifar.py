@@ -1,4 +1,9 @@
-"""CIFAR-10 models train on real CIFAR-10 images (the offline JPEG copy)."""
+"""CIFAR-10 models train on real CIFAR-10 images.
+
+The original CIFAR-10 where the test data has it or it can be downloaded
+(a user's machine), else this project's offline lossy JPEG copy
+(``../shared/data``): see ``conftest.cifar10_test_data``.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -8,15 +13,18 @@ from flax import nnx
 import pytest
 
 import adadecay_optax as ad
-from conftest import require_test_data
+from conftest import cifar10_test_data
 from train import augment, data, models, trainer
 
 pytestmark = pytest.mark.slow  # trains ResNet-18 on real images
 
 
 def test_resnet18_steps_lower_the_loss_on_real_cifar10_images():
-  ds = data.load('cifar10_jpeg', require_test_data())
-  assert 'LOSSY' in ds.source.upper()
+  name, data_dir = cifar10_test_data()
+  ds = data.load(name, data_dir)
+  assert ds.name == name and ds.train_images.shape == (50000, 32, 32, 3)
+  # Only the JPEG copy says it is lossy; the original says what it is.
+  assert ('LOSSY' in ds.source) == (name == 'cifar10_jpeg'), ds.source
   arrays = trainer.ArrayData.from_arrays(ds.train_images[:64],
                                          ds.train_labels[:64],
                                          ds.test_images[:10],

@@ -13,24 +13,26 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import functools
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from train import data
 
-from conftest import TEST_DATA as SHARED, require_test_data
+import conftest
+from conftest import TEST_DATA as SHARED
 
 
-def requires_shared(fn):
-    """Fails (never skips) when the real files are missing: see conftest.py."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        require_test_data()
-        return fn(*args, **kwargs)
-    return wrapper
+@pytest.fixture(scope="session")
+def shared_data():
+    """The real MNIST and Fashion-MNIST, found (or downloaded) before the isolation below.
+
+    Fails (never skips) when they are missing: see conftest.py.
+    """
+    return conftest.require_test_data()
+
+
+requires_shared = pytest.mark.usefixtures("shared_data")
 
 IDX_STEMS = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -44,6 +46,7 @@ def isolated(monkeypatch, tmp_path):
     """No user data dir, no Debian folder, no TFDS, cache in tmp_path, no network."""
     monkeypatch.setenv("ADADECAY_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("ADADECAY_DATA_DIR", raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tensorflow_datasets"))
     monkeypatch.setattr(data, "_SYSTEM_DATA_DIR", tmp_path / "usr-share-datasets")
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import raises ImportError
 
@@ -135,6 +138,80 @@ def test_uncompressed_copy_in_named_subfolder_is_accepted(tmp_path):
     assert str(tmp_path / "mnist") in ds.source
 
 
+@requires_shared
+def test_gzip_file_without_gz_suffix_is_read(tmp_path):
+    # The real training-images file renamed without .gz, and an uncompressed file named .gz:
+    # the content (gzip magic bytes or not) decides, not the name.
+    folder = _copy_mnist(tmp_path / "copy")
+    (folder / "train-images-idx3-ubyte.gz").rename(folder / "train-images-idx3-ubyte")
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.decompress(labels.read_bytes()))
+    assert (folder / "train-images-idx3-ubyte").read_bytes()[:2] == b"\x1f\x8b"
+    ds = data.load("mnist", folder)
+    ref = data.load("mnist", SHARED)
+    np.testing.assert_array_equal(ds.train_images, ref.train_images)
+    np.testing.assert_array_equal(ds.test_labels, ref.test_labels)
+    assert np.bincount(ds.train_labels).tolist() == MNIST_TRAIN_COUNTS
+
+
+def idx_bytes(type_code: int, shape, payload: bytes) -> bytes:
+    return (bytes([0, 0, type_code, len(shape)]) + np.asarray(shape, ">u4").tobytes()
+            + payload)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_accepts_a_small_valid_file(tmp_path, compress):
+    images = np.arange(2 * 28 * 28, dtype=np.uint32).reshape(2, 28, 28) % 251
+    raw = idx_bytes(0x08, (2, 28, 28), images.astype(np.uint8).tobytes())
+    path = tmp_path / "two-images"  # no .gz suffix either way
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    out = data.read_idx(path)
+    assert out.shape == (2, 28, 28) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, images)
+    assert out[1, 27, 27] == (2 * 784 - 1) % 251
+
+
+def test_read_idx_other_element_types(tmp_path):
+    # IDX stores multi-byte values big-endian; they come back as native numbers.
+    (tmp_path / "i32").write_bytes(idx_bytes(0x0C, (3,), bytes.fromhex("00000001fffffffe7fffffff")))
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "i32"), [1, -2, 2**31 - 1])
+    (tmp_path / "f32").write_bytes(idx_bytes(0x0D, (1, 2), bytes.fromhex("3fc00000c0200000")))
+    out = data.read_idx(tmp_path / "f32")
+    assert out.dtype == np.float32 and out.tolist() == [[1.5, -2.5]]
+    (tmp_path / "i8").write_bytes(idx_bytes(0x09, (2,), b"\xff\x05"))
+    assert data.read_idx(tmp_path / "i8").tolist() == [-1, 5]
+
+
+@pytest.mark.parametrize("raw, why", [
+    (b"", r"bad IDX header \(empty file\)"),
+    (idx_bytes(0x0A, (2,), b"ab"), r"bad IDX header 00000a01"),  # 0x0A is no IDX type
+    (idx_bytes(0x08, (2, 28, 28), bytes(2 * 784 - 1)), r"1567 data bytes, expected 1568 for "
+                                                        r"uint8 \(2, 28, 28\)"),
+    (idx_bytes(0x0C, (2,), bytes(4)), r"4 data bytes, expected 8 for int32 \(2,\)"),
+    (bytes([0, 0, 8, 3, 0, 0, 0, 2]), r"header ends after 8 bytes, expected 16 for 3 dimensions"),
+])
+def test_read_idx_refuses_malformed_files(tmp_path, raw, why):
+    path = tmp_path / "bad"
+    path.write_bytes(raw)
+    with pytest.raises(data.DataError, match=re.escape(f"{path} is not a valid IDX file: ")
+                       + why):
+        data.read_idx(path)
+
+
+def test_read_idx_truncated_gzip(tmp_path):
+    path = tmp_path / "cut"
+    path.write_bytes(gzip.compress(idx_bytes(0x08, (100,), bytes(range(100))))[:30])
+    with pytest.raises(data.DataError, match=f"cannot read {re.escape(str(path))}: EOFError"):
+        data.read_idx(path)
+
+
+@requires_shared
+def test_read_idx_of_the_real_file_is_what_load_returns():
+    labels = data.read_idx(SHARED / "mnist" / "train-labels-idx1-ubyte.gz")
+    assert labels.shape == (60000,) and labels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == MNIST_TRAIN_COUNTS
+
+
 def _copy_mnist(dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for stem in IDX_STEMS:
@@ -207,7 +284,7 @@ def test_nothing_found_lists_every_place(tmp_path, monkeypatch):
         f"$ADADECAY_DATA_DIR {tmp_path / 'also-empty'}: no such folder",
         f"Debian datasets folder {tmp_path / 'usr-share-datasets' / 'fashion-mnist'}: "
         "no such folder",
-        "TFDS: tensorflow_datasets is not installed",
+        f"TFDS folder {tmp_path / 'tensorflow_datasets'}: no prepared fashion_mnist",
         f"cache {tmp_path / 'cache' / 'fashion_mnist'}: no such folder",
         "download: not requested (download=False)",
         "sudo apt-get install dataset-fashion-mnist",
@@ -220,47 +297,6 @@ def test_nothing_found_lists_every_place(tmp_path, monkeypatch):
 def test_unknown_name():
     with pytest.raises(ValueError, match="unknown dataset 'cifar100'; known: mnist, fashion_mnist"):
         data.load("cifar100")
-
-
-# ----------------------------------------------------------------------------
-# TFDS (not installed here: a stand-in module checks the reading path and its place in the order)
-
-
-class FakeTfds:
-    def __init__(self, prepared):
-        self.prepared, self.calls = prepared, []
-
-    def data_source(self, name, split, download):
-        self.calls.append((name, split, download))
-        if not self.prepared:
-            raise AssertionError(f"Dataset {name}: could not find data in ~/tensorflow_datasets")
-        n = {"train": 60000, "test": 10000}[split]
-        image = np.zeros((28, 28, 1), np.uint8)
-        return [{"image": image, "label": np.int64(i % 10)} for i in range(n)]
-
-    def as_numpy(self, tree):
-        raise AssertionError("unreachable: load() already failed")
-
-    def load(self, name, split, batch_size, download, try_gcs):
-        assert download is False and try_gcs is False
-        raise AssertionError("not prepared")
-
-
-def test_tfds_prepared_copy_is_used_before_the_cache(monkeypatch):
-    fake = FakeTfds(prepared=True)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    ds = data.load("mnist")
-    assert fake.calls == [("mnist", "train", False), ("mnist", "test", False)]
-    assert ds.source.startswith("TFDS mnist")
-    assert ds.train_images.shape == (60000, 28, 28, 1) and ds.train_labels.dtype == np.int32
-    assert np.bincount(ds.test_labels).tolist() == [1000] * 10
-
-
-def test_tfds_not_prepared_is_reported(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", FakeTfds(prepared=False))
-    with pytest.raises(data.DataError, match=r"TFDS: mnist not prepared or not readable "
-                                             r"\(AssertionError: not prepared\)"):
-        data.load("mnist")
 
 
 # ----------------------------------------------------------------------------
@@ -414,24 +450,127 @@ def test_cifar10_binary_damage_is_refused(tmp_path, cifar_batches):
         data._read_cifar10_binary(tmp_path / "cut.tar.gz", counts=(10, 10))
 
 
+# ----------------------------------------------------------------------------
+# CIFAR-10 download (with a stand-in for the server)
+
+
+@pytest.fixture
+def small_cifar_tarball(tmp_path, cifar_batches, monkeypatch):
+    """A 10 + 10 image tarball standing for the original, with its sha256 as the published one."""
+    files, _, _ = cifar_batches
+    server = tmp_path / "server"
+    server.mkdir()
+    write_tar(server / "cifar-10-binary.tar.gz",
+              {f"cifar-10-batches-bin/{k}": v for k, v in files.items()})
+    monkeypatch.setattr(data, "_CIFAR_TAR_SHA256", sha256(server / "cifar-10-binary.tar.gz"))
+    monkeypatch.setitem(data._COUNTS, "cifar10", (10, 10))
+    return server
+
+
+def test_cifar10_download_verifies_and_stores_in_cache(tmp_path, monkeypatch, small_cifar_tarball):
+    seen = []
+    fake_mirror(monkeypatch, small_cifar_tarball, seen)
+    ds = data.load("cifar10", download=True)
+    assert seen == ["https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
+    cache = tmp_path / "cache" / "cifar10"
+    assert [p.name for p in cache.iterdir()] == ["cifar-10-binary.tar.gz"]
+    assert ds.train_labels.tolist() == list(range(10))
+    assert ds.source == (f"original CIFAR-10 binary distribution {cache / 'cifar-10-binary.tar.gz'}"
+                         " (downloaded from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz;"
+                         " counts and label range verified)")
+    # Next time from the cache, and locate() finds the same file.
+    monkeypatch.setattr(urllib.request, "urlopen", None)
+    assert "(cache; counts" in data.load("cifar10").source
+    assert data.locate("cifar10") == cache / "cifar-10-binary.tar.gz"
+
+
+def test_cifar10_download_with_wrong_checksum_stores_nothing(tmp_path, monkeypatch,
+                                                             small_cifar_tarball):
+    served = small_cifar_tarball / "cifar-10-binary.tar.gz"
+    served.write_bytes(served.read_bytes()[:-1])  # truncated in transit
+    fake_mirror(monkeypatch, small_cifar_tarball, [])
+    with pytest.raises(data.DataError) as err:
+        data.load("cifar10", download=True)
+    msg = str(err.value)
+    assert msg.startswith("nothing was stored in the cache: the file downloaded from "
+                          "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz has sha256 "
+                          f"{sha256(served)}, expected {data._CIFAR_TAR_SHA256}")
+    assert "No local copy of cifar10 either. Looked at:" in msg
+    assert not (tmp_path / "cache" / "cifar10").exists()
+
+
+def test_cifar10_download_failure_and_no_download(tmp_path, monkeypatch):
+    def urlopen(url, timeout):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(data.DataError, match=r"download of https://www\.cs\.toronto\.edu/~kriz/"
+                                             r"cifar-10-binary\.tar\.gz failed: <urlopen error"):
+        data.load("cifar10", download=True)
+    with pytest.raises(data.DataError) as err:
+        data.locate("cifar10")
+    assert "download: not requested (download=False)" in str(err.value)
+    assert "python -m train.data download cifar10" in str(err.value)
+    assert not (tmp_path / "cache" / "cifar10").exists()
+
+
 @requires_shared
-def test_cifar10_never_falls_back_to_the_jpeg_copy():
-    with pytest.raises(data.DataError, match="lossy cifar10_jpeg copy is never used in its place"):
-        data.load("cifar10", SHARED)
+def test_locate_finds_the_folders(tmp_path, monkeypatch):
+    assert data.locate("mnist", SHARED) == SHARED / "mnist"
+    monkeypatch.setenv("ADADECAY_DATA_DIR", str(SHARED))
+    assert data.locate("fashion_mnist") == SHARED / "fashion-mnist"
+    monkeypatch.delenv("ADADECAY_DATA_DIR")
+    with pytest.raises(data.DataError, match=r"(?s)no copy of mnist found\. Looked at:.*"
+                                             r"download: not requested"):
+        data.locate("mnist", tmp_path)
 
 
 # ----------------------------------------------------------------------------
 # CIFAR-10 lossy JPEG copy
 
-JPEG_TAR = SHARED / "cifar10-jpeg" / "cifar10-jpeg.tar.gz"
+def write_jpeg_tar(path: Path, ds) -> None:
+    """Writes ds as the JPEG copy is made: train|test/<class>/NNNN.jpg, quality 75, 4:2:0."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        for split in ("train", "test"):
+            images, labels = getattr(ds, f"{split}_images"), getattr(ds, f"{split}_labels")
+            for c, cls in enumerate(data.CIFAR10_CLASSES):
+                for i, k in enumerate(np.flatnonzero(labels == c)):
+                    buf = io.BytesIO()
+                    Image.fromarray(images[k]).save(buf, "JPEG", quality=75, subsampling=2)
+                    info = tarfile.TarInfo(f"{split}/{cls}/{i:04d}.jpg")
+                    info.size = buf.tell()
+                    buf.seek(0)
+                    tar.addfile(info, buf)
 
 
-def small_jpeg_tar(path: Path, per_class: dict, rename=None):
-    """Copies the first per_class[split] members of each class from the real tarball."""
+@pytest.fixture(scope="session")
+def jpeg_tar(tmp_path_factory):
+    """This project's lossy JPEG copy of CIFAR-10 where the test data has it, else one made
+    the same way from the real CIFAR-10 (downloaded if needed: see conftest.py)."""
+    shared = SHARED / "cifar10-jpeg" / "cifar10-jpeg.tar.gz"
+    if shared.is_file():
+        return shared
+    name, root = conftest.cifar10_test_data()
+    assert name == "cifar10"
+    path = tmp_path_factory.mktemp("made") / "cifar10-jpeg" / "cifar10-jpeg.tar.gz"
+    write_jpeg_tar(path, data.load(name, root))
+    return path
+
+
+def test_cifar10_never_falls_back_to_the_jpeg_copy(tmp_path, jpeg_tar):
+    (tmp_path / "cifar10-jpeg").mkdir()
+    (tmp_path / "cifar10-jpeg" / "cifar10-jpeg.tar.gz").symlink_to(jpeg_tar)
+    with pytest.raises(data.DataError, match="lossy cifar10_jpeg copy is never used in its place"):
+        data.load("cifar10", tmp_path)
+
+
+def small_jpeg_tar(src: Path, path: Path, per_class: dict, rename=None):
+    """Copies the first per_class[split] members of each class from the real tarball src."""
     wanted = {f"{split}/{cls}/{i:04d}.jpg" for split, n in per_class.items()
               for cls in data.CIFAR10_CLASSES for i in range(n)}
     payloads = {}
-    with tarfile.open(JPEG_TAR) as tar:
+    with tarfile.open(src) as tar:
         for member in tar:
             if member.name in wanted:
                 payloads[rename(member.name) if rename else member.name] = \
@@ -443,10 +582,9 @@ def small_jpeg_tar(path: Path, per_class: dict, rename=None):
     return payloads
 
 
-@requires_shared
-def test_jpeg_decoder_on_a_few_members(tmp_path):
+def test_jpeg_decoder_on_a_few_members(tmp_path, jpeg_tar):
     path = tmp_path / "small.tar.gz"
-    payloads = small_jpeg_tar(path, {"train": 2, "test": 1})
+    payloads = small_jpeg_tar(jpeg_tar, path, {"train": 2, "test": 1})
     out = data._decode_cifar10_jpeg(path, per_class={"train": 2, "test": 1})
     images, labels = out["train"]
     assert images.shape == (20, 32, 32, 3) and images.dtype == np.uint8
@@ -456,23 +594,22 @@ def test_jpeg_decoder_on_a_few_members(tmp_path):
     assert out["test"][1].tolist() == list(range(10))
 
 
-@requires_shared
-def test_jpeg_decoder_refuses_bad_tarballs(tmp_path):
+def test_jpeg_decoder_refuses_bad_tarballs(tmp_path, jpeg_tar):
     per_class = {"train": 1, "test": 1}
-    small_jpeg_tar(tmp_path / "odd.tar.gz", per_class,
+    small_jpeg_tar(jpeg_tar, tmp_path / "odd.tar.gz", per_class,
                    rename=lambda n: n.replace("/automobile/", "/car/"))
     with pytest.raises(data.DataError, match=r"unexpected member (train|test)/car/0000\.jpg"):
         data._decode_cifar10_jpeg(tmp_path / "odd.tar.gz", per_class)
-    small_jpeg_tar(tmp_path / "few.tar.gz", {"train": 1, "test": 1})
+    small_jpeg_tar(jpeg_tar, tmp_path / "few.tar.gz", {"train": 1, "test": 1})
     with pytest.raises(data.DataError, match=r"train has \[1, 1, 1, 1, 1, 1, 1, 1, 1, 1\] images "
                                              r"per class, expected 2 each"):
         data._decode_cifar10_jpeg(tmp_path / "few.tar.gz", {"train": 2, "test": 1})
 
 
 @pytest.mark.slow  # decodes all 60,000 JPEG images
-@requires_shared
-def test_cifar10_jpeg_full_load_and_cache(tmp_path, monkeypatch):
-    ds = data.load("cifar10_jpeg", SHARED)
+def test_cifar10_jpeg_full_load_and_cache(tmp_path, monkeypatch, jpeg_tar):
+    root = jpeg_tar.parent.parent
+    ds = data.load("cifar10_jpeg", root)
     assert ds.name == "cifar10_jpeg" and ds.num_classes == 10
     assert ds.train_images.shape == (50000, 32, 32, 3) and ds.train_images.dtype == np.uint8
     assert ds.test_images.shape == (10000, 32, 32, 3) and ds.test_images.dtype == np.uint8
@@ -481,13 +618,13 @@ def test_cifar10_jpeg_full_load_and_cache(tmp_path, monkeypatch):
     # Pixel means match CIFAR-10's (125.3, 123.0, 113.9); the JPEG copy is close, not equal.
     np.testing.assert_allclose(ds.train_images.mean(axis=(0, 1, 2)), [125.3, 123.0, 113.9],
                                atol=1.0)
-    assert ds.source.startswith(f"LOSSY JPEG copy cifar10-jpeg.tar.gz in {SHARED / 'cifar10-jpeg'}")
+    assert ds.source.startswith(f"LOSSY JPEG copy cifar10-jpeg.tar.gz in {jpeg_tar.parent}")
     assert "decoded from the tarball" in ds.source
 
-    cache = tmp_path / "cache" / "cifar10_jpeg" / sha256(JPEG_TAR)
+    cache = tmp_path / "cache" / "cifar10_jpeg" / sha256(jpeg_tar)
     assert sorted(p.name for p in cache.iterdir()) == [
         "test_images.npy", "test_labels.npy", "train_images.npy", "train_labels.npy"]
-    again = data.load("cifar10_jpeg", SHARED / "cifar10-jpeg")
+    again = data.load("cifar10_jpeg", jpeg_tar.parent)
     assert f"decoded arrays from the cache {cache}" in again.source
     np.testing.assert_array_equal(again.train_images, ds.train_images)
     np.testing.assert_array_equal(again.test_labels, ds.test_labels)
@@ -502,7 +639,110 @@ def test_cifar10_jpeg_full_load_and_cache(tmp_path, monkeypatch):
                 "test": (ds.test_images, ds.test_labels)}
 
     monkeypatch.setattr(data, "_decode_cifar10_jpeg", decode)
-    third = data.load("cifar10_jpeg", SHARED)
-    assert decoded == [JPEG_TAR] and "decoded from the tarball" in third.source
+    third = data.load("cifar10_jpeg", root)
+    assert decoded == [jpeg_tar] and "decoded from the tarball" in third.source
     rewritten = np.load(cache / "train_labels.npy", allow_pickle=False)
     np.testing.assert_array_equal(rewritten, ds.train_labels)
+
+
+# ----------------------------------------------------------------------------
+# The order-independent checksums that verify TFDS copies (tests/test_tfds.py reads them)
+
+
+@requires_shared
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_sorted_checksums_are_those_of_the_idx_files(name):
+    ds = data.load(name, SHARED)  # verified by the sha256 of the original files' content
+    for split in ("train", "test"):
+        images, labels = getattr(ds, f"{split}_images"), getattr(ds, f"{split}_labels")
+        assert data.sorted_records_sha256(images, labels) == data._SORTED_SHA256[name][split]
+    # Any order gives the same checksum; one changed pixel or label does not.
+    order = np.random.default_rng(0).permutation(len(ds.test_labels))
+    expected = data._SORTED_SHA256[name]["test"]
+    assert data.sorted_records_sha256(ds.test_images[order], ds.test_labels[order]) == expected
+    images = ds.test_images.copy()
+    images[123, 14, 14, 0] ^= 1
+    assert data.sorted_records_sha256(images, ds.test_labels) != expected
+    labels = ds.test_labels.copy()
+    labels[123] = (labels[123] + 1) % 10
+    assert data.sorted_records_sha256(ds.test_images, labels) != expected
+
+
+# ----------------------------------------------------------------------------
+# The tests' own data finder (conftest.py) on a user's fresh machine: no ../shared/data
+
+
+@pytest.fixture
+def fresh_machine(tmp_path, monkeypatch):
+    """conftest as it is without ../shared/data and $ADADECAY_TEST_DATA; returns the user cache."""
+    user_cache = tmp_path / "user-cache"
+    monkeypatch.setattr(conftest, "_FIXED", False)
+    monkeypatch.setattr(conftest, "USER_CACHE", user_cache)
+    monkeypatch.setattr(conftest, "TEST_DATA", user_cache / "test-data")
+    monkeypatch.setattr(conftest, "_linked", set())
+    return user_cache
+
+
+def internet(monkeypatch, servers: dict, seen: list):
+    """urlopen serving files from local folders, by URL prefix."""
+    def urlopen(url, timeout):
+        seen.append(url)
+        for prefix, folder in servers.items():
+            if url.startswith(prefix):
+                return open(folder / url[len(prefix):], "rb")
+        raise urllib.error.URLError(f"no such server for {url}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+@requires_shared
+def test_fresh_machine_downloads_the_test_data(fresh_machine, small_cifar_tarball, monkeypatch):
+    seen = []
+    internet(monkeypatch, {"https://storage.googleapis.com/cvdf-datasets/mnist/": SHARED / "mnist",
+                           "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/":
+                               SHARED / "fashion-mnist",
+                           "https://www.cs.toronto.edu/~kriz/": small_cifar_tarball}, seen)
+    root = conftest.require_test_data()
+    assert root == fresh_machine / "test-data"
+    assert len(seen) == 8 and seen[0].endswith("mnist/train-images-idx3-ubyte.gz")
+    assert (root / "mnist").resolve() == fresh_machine / "mnist"
+    assert (root / "fashion-mnist").resolve() == fresh_machine / "fashion_mnist"
+    ds = data.load("fashion_mnist", root)  # as test_train.py reads it
+    assert ds.source.startswith(f"original IDX files in {root / 'fashion-mnist'} (data_dir")
+    assert np.bincount(ds.test_labels).tolist() == [1000] * 10
+    # CIFAR-10: the original, downloaded (sha256-checked) when the test asks for it.
+    name, cifar_root = conftest.cifar10_test_data()
+    assert (name, cifar_root) == ("cifar10", root)
+    assert seen[8:] == ["https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
+    assert data.load(name, cifar_root).source.startswith(
+        f"original CIFAR-10 binary distribution {root / 'cifar10' / 'cifar-10-binary.tar.gz'}")
+    # A later run finds them in the cache, offline.
+    monkeypatch.setattr(conftest, "_linked", set())
+    internet(monkeypatch, {}, seen)
+    assert conftest.require_test_data("mnist", "fashion_mnist", "cifar10") == root
+    assert len(seen) == 9
+
+
+def test_fresh_machine_offline_without_data_fails_with_the_instructions(fresh_machine,
+                                                                       monkeypatch):
+    seen = []
+    internet(monkeypatch, {}, seen)
+    with pytest.raises(pytest.fail.Exception) as err:
+        conftest.require_test_data()
+    msg = str(err.value)
+    assert msg.startswith("The tests need the real data sets")
+    assert f"downloaded (verified) into {conftest.USER_CACHE}" in msg
+    assert "set ADADECAY_TEST_DATA to a folder holding mnist/, fashion-mnist/ and cifar10/" in msg
+    assert ("download of https://storage.googleapis.com/cvdf-datasets/mnist/"
+            "train-images-idx3-ubyte.gz failed") in msg
+    assert "No local copy of mnist either. Looked at:" in msg
+    assert seen == ["https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz"]
+    with pytest.raises(pytest.fail.Exception, match="No local copy of cifar10 either"):
+        conftest.cifar10_test_data()
+
+
+def test_test_data_folder_that_is_not_there_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(conftest, "TEST_DATA", tmp_path / "nowhere")
+    monkeypatch.setattr(conftest, "_FIXED", True)
+    with pytest.raises(pytest.fail.Exception, match=r"ADADECAY_TEST_DATA=.*nowhere is not a folder"):
+        conftest.require_test_data()

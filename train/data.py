@@ -7,27 +7,36 @@ label range and, for the MNIST family, a sha256 of the decoded pixels and
 labels), and ``Dataset.source`` says exactly what was read, so a run's record
 can show which copy of the data it saw.
 
-Where MNIST / Fashion-MNIST are looked for, in order:
+Where a dataset is looked for, in order:
 
 1. the ``data_dir`` argument;
 2. the environment variable ``ADADECAY_DATA_DIR``;
 3. Debian's ``/usr/share/datasets/<name>`` (``apt-get install
    dataset-fashion-mnist`` installs ``/usr/share/datasets/fashion-mnist``);
-4. TFDS, only if ``tensorflow_datasets`` is installed and the dataset is
-   already prepared (never downloads);
+4. TFDS's folder (``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``), if
+   the dataset is prepared there; read with ``tensorflow_datasets`` (the
+   ``tfds`` extra; no TensorFlow needed for the ``array_record`` format),
+   never downloading;
 5. the cache ``~/.cache/adadecay_optax/<name>`` (``$ADADECAY_CACHE_DIR`` or
    ``$XDG_CACHE_HOME/adadecay_optax`` when set), where downloads are stored;
-6. with ``download=True`` only: the original files from the public mirrors.
+6. with ``download=True`` only: the original files from their public
+   sources, stored in the cache only once verified.
 
-A folder matches if it holds the four IDX files itself or in a subfolder named
-after the dataset (``mnist/``, ``fashion-mnist/``, ``fashion_mnist/``), so a
-single data root with one subfolder per dataset works. A copy that is found
-but fails verification is an error; the search does not go on past it.
+A folder in 1-2 matches if it holds the files itself or in a subfolder named
+after the dataset (``mnist/``, ``fashion-mnist/``, ``fashion_mnist/``,
+``cifar10/``), so a single data root with one subfolder per dataset works;
+it also matches if it is a TFDS data folder where the dataset is prepared
+(``<folder>/mnist/3.0.1/``). A copy that is found but fails verification is
+an error; the search does not go on past it. Copies read through TFDS are
+verified too, by a checksum that does not depend on the order of examples.
 
+MNIST / Fashion-MNIST are the four IDX files (gzip-compressed or not: the
+content decides, not the name); :func:`read_idx` reads any IDX file.
 CIFAR-10 is read from TFDS or the original binary distribution
-(``cifar-10-binary.tar.gz`` or its ``cifar-10-batches-bin/`` folder), never
-from the pickled "python version". ``cifar10_jpeg`` is a lossy JPEG copy that
-is read only when asked for by that name.
+(``cifar-10-binary.tar.gz``, sha256-checked when downloaded, or its
+``cifar-10-batches-bin/`` folder), never from the pickled "python version".
+``cifar10_jpeg`` is a lossy JPEG copy that is read only when asked for by
+that name.
 
 Command line: ``python -m train.data download NAME`` fetches and verifies a
 dataset into the cache (and prints where it came from if it was already there).
@@ -53,7 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CIFAR10_CLASSES", "DATASETS", "DataError", "Dataset", "load"]
+__all__ = ["CIFAR10_CLASSES", "DATASETS", "DataError", "Dataset", "load", "locate", "read_idx",
+           "sorted_records_sha256"]
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar10_jpeg")
 """Names accepted by :func:`load`."""
@@ -180,21 +190,92 @@ def _idx_how_to_get(name: str, offer_download: bool = True) -> str:
     return "".join(f"\n  - {w}" for w in ways)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _open_bytes(path: Path, how_to_get: str, shown: str) -> bytes:
-    """Reads a file, gunzipping ``*.gz``; any failure becomes a DataError."""
+    """Reads a file, gunzipping it if it starts with the gzip magic bytes.
+
+    The content decides, not the name: a gzip file renamed without ``.gz``
+    (or an uncompressed file named ``*.gz``) is read correctly. Any failure
+    becomes a DataError.
+    """
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
     # Truncated gzip raises EOFError, corrupt streams BadGzipFile (an OSError) or zlib.error.
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {shown}: {type(e).__name__}: {e}. The file is "
-                        f"truncated or corrupt; replace it with a good copy:{how_to_get}") from e
+                        f"truncated or corrupt; replace it with a good copy"
+                        f"{':' if how_to_get else '.'}{how_to_get}") from e
+
+
+# IDX type codes (third header byte) -> element dtype; multi-byte values are big-endian.
+_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def _parse_idx(raw: bytes, bad, shape=None) -> tuple[np.ndarray, int]:
+    """Parses decompressed IDX bytes; ``bad(why)`` builds the error to raise.
+
+    ``shape``, if given, is the only shape accepted.
+
+    Returns:
+      (read-only array in native byte order, offset of the data in ``raw``).
+    """
+    # Header: two zero bytes, the type code, ndim, then ndim big-endian uint32 dims.
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise bad(f"bad IDX header {raw[:4].hex() or '(empty file)'} (expected 0000, a type "
+                  f"code in {', '.join(f'{c:02x}' for c in _IDX_DTYPES)}, then ndim >= 1)")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    offset = 4 + 4 * ndim
+    if len(raw) < offset:
+        raise bad(f"header ends after {len(raw)} bytes, expected {offset} for {ndim} dimensions")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    if shape is not None and dims != shape:
+        raise bad(f"dimensions {dims}, expected {shape}")
+    shape = dims
+    want = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != want:
+        raise bad(f"{len(raw) - offset} data bytes, expected {want} for {dtype.name} {shape}")
+    data = np.frombuffer(raw, dtype, offset=offset).reshape(shape)
+    if dtype.byteorder == ">":
+        data = data.astype(dtype.newbyteorder("="))
+        data.flags.writeable = False
+    return data, offset
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads one IDX file, the format of the MNIST family (LeCun et al.).
+
+    Any valid IDX file is accepted (any shape and IDX element type); nothing is
+    checked against a known data set, which is what :func:`load` adds.
+    Gzip-compressed files are recognised by their magic bytes, whatever their
+    name.
+
+    Args:
+      path: The file, e.g. ``train-images-idx3-ubyte.gz``.
+
+    Returns:
+      A read-only array of the shape in the header, e.g. uint8 (60000, 28, 28)
+      for MNIST's training images; dtype uint8, int8, int16, int32, float32
+      or float64 (native byte order) as the header's type code says.
+
+    Raises:
+      DataError: the file cannot be read or decompressed, or is not a
+        well-formed IDX file (header, or data size for the header's shape).
+    """
+    path = Path(path)
+    raw = _open_bytes(path, "", str(path))
+
+    def bad(why: str) -> DataError:
+        return DataError(f"{path} is not a valid IDX file: {why}")
+
+    return _parse_idx(raw, bad)[0]
 
 
 def _read_idx(path: Path, name: str, part: str, shown: str | None = None) -> np.ndarray:
-    """Parses and verifies one IDX file of ``name``; ``shown`` names it in errors.
+    """Reads one IDX file of ``name`` and checks it is the original; ``shown`` names it in errors.
 
     Returns:
       uint8 array of the shape in ``_IDX_FILES[part]`` (read-only view).
@@ -212,18 +293,11 @@ def _read_idx(path: Path, name: str, part: str, shown: str | None = None) -> np.
         return DataError(f"{shown} is not the original {_PRETTY[name]} {part.replace('_', ' ')} "
                          f"file: {why}. Replace it with a good copy:{how}")
 
-    # IDX header: two zero bytes, type code 0x08 (uint8), ndim, then ndim big-endian uint32 dims.
-    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] != len(shape):
+    # The originals are uint8 (type code 08) with this many dimensions.
+    if raw[:4] != b"\x00\x00\x08" + bytes([len(shape)]):
         raise bad(f"bad IDX header {raw[:4].hex() or '(empty file)'} "
                   f"(expected 000008{len(shape):02x})")
-    offset = 4 + 4 * len(shape)
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=len(shape), offset=4)) \
-        if len(raw) >= offset else ()
-    if dims != shape:
-        raise bad(f"dimensions {dims}, expected {shape}")
-    if len(raw) - offset != int(np.prod(shape)):
-        raise bad(f"{len(raw) - offset} data bytes, expected {int(np.prod(shape))}")
-    data = np.frombuffer(raw, np.uint8, offset=offset).reshape(shape)
+    data, offset = _parse_idx(raw, bad, shape)
     if part.endswith("labels") and data.max() > 9:
         raise bad(f"label {int(data.max())} out of range 0..9")
     digest = hashlib.sha256(memoryview(raw)[offset:]).hexdigest()
@@ -292,9 +366,11 @@ def _load_idx_folder(name: str, files: dict[str, Path], what: str) -> Dataset:
     )
 
 
-def _find_in_folders(roots, name, finder, looked):
+def _find_in_folders(roots, name, finder, looked, tfds_too=False):
     """First (what, finder result) over roots and their dataset subfolders.
 
+    With ``tfds_too``, a root that holds a TFDS-prepared ``name``
+    (``<root>/<name>/<version>/``) is a hit too, as ``(what, _TfdsCopy)``.
     Appends a line per place to ``looked``.
     """
     for what, root in roots:
@@ -309,24 +385,30 @@ def _find_in_folders(roots, name, finder, looked):
                 hit = finder(folder)
                 if hit is not None:
                     return what, hit
+        if tfds_too and _tfds_versions(root, name):
+            return what, _TfdsCopy(root)
+        tfds_note = (f" (and no TFDS-prepared {root / name / '<version>'}/)"
+                     if tfds_too and name in _TFDS_NAMES else "")
         looked.append(f"{what} {root}: nothing for {name} in it or in its subfolders "
-                      f"{', '.join(s + '/' for s in _SUBDIRS[name])}")
+                      f"{', '.join(s + '/' for s in _SUBDIRS[name])}{tfds_note}")
     return None
 
 
-def _load_mnist_family(name: str, data_dir, download: bool) -> Dataset:
-    looked: list[str] = []
-    hit = _find_in_folders(_search_roots(data_dir, name), name, _idx_files_in, looked)
-    if hit:
-        return _load_idx_folder(name, hit[1], hit[0])
-    ds = _load_tfds(name, looked)
-    if ds is not None:
-        return ds
+def _cached_idx_or_download(name: str, download: bool, looked: list[str], use):
+    """Steps 5-6 for the MNIST family: ``use(files, what)`` of the cache, downloading if asked.
+
+    ``use`` reads the files (and so verifies them: a damaged cache is then
+    downloaded again when ``download``).
+
+    Raises:
+      DataError: nothing found (listing ``looked``), a damaged cache without
+        ``download``, or a failed download.
+    """
     cache = _cache_root() / name
     try:
         files = _idx_files_in(cache) if cache.is_dir() else None
         if files:
-            return _load_idx_folder(name, files, "cache")
+            return use(files, "cache")
     except DataError as e:
         # The cache is ours: a damaged one is repaired by downloading again.
         if not download:
@@ -340,11 +422,55 @@ def _load_mnist_family(name: str, data_dir, download: bool) -> Dataset:
             raise DataError(f"{e}\nNo local copy of {name} either. Looked at:"
                             + "".join(f"\n  - {line}" for line in looked)
                             + "\nOther ways to get it:" + _idx_how_to_get(name, False)) from e
-        return _load_idx_folder(name, _idx_files_in(cache), f"downloaded from {_MIRRORS[name]}")
+        return use(_idx_files_in(cache), f"downloaded from {_MIRRORS[name]}")
     looked.append("download: not requested (download=False)")
     raise DataError(f"no copy of {name} found. Looked at:"
                     + "".join(f"\n  - {line}" for line in looked)
                     + "\nWays to get it:" + _idx_how_to_get(name))
+
+
+def _load_mnist_family(name: str, data_dir, download: bool) -> Dataset:
+    looked: list[str] = []
+    hit = _find_in_folders(_search_roots(data_dir, name), name, _idx_files_in, looked,
+                           tfds_too=True)
+    if hit:
+        if isinstance(hit[1], _TfdsCopy):
+            return _read_tfds(name, hit[1].data_dir, hit[0])
+        return _load_idx_folder(name, hit[1], hit[0])
+    ds = _load_tfds_default(name, looked)
+    if ds is not None:
+        return ds
+    return _cached_idx_or_download(name, download, looked,
+                                   lambda files, what: _load_idx_folder(name, files, what))
+
+
+def _fetch(url: str, folder: Path, prefix: str, suffix: str) -> tuple[Path, str]:
+    """Downloads ``url`` into a new hidden file in ``folder``; returns it and its sha256.
+
+    Raises:
+      DataError: the download failed (the partial file is removed).
+    """
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, \
+                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
+            while chunk := resp.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as e:  # URLError, HTTPError, timeouts, disk full
+        Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"download of {url} failed: {e} "
+                        f"(no internet access on this machine?)") from e
+    return Path(tmp), digest.hexdigest()
+
+
+def _make_cache(cache: Path) -> None:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the download cache {cache}: {e}; set "
+                        f"{CACHE_DIR_ENV} to a writable folder") from e
 
 
 def _download_idx(name: str, cache: Path) -> None:
@@ -354,27 +480,14 @@ def _download_idx(name: str, cache: Path) -> None:
       DataError: network failure or a file that fails verification; nothing
         is left behind in ``cache`` then.
     """
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create the download cache {cache}: {e}; set "
-                        f"{CACHE_DIR_ENV} to a writable folder") from e
+    _make_cache(cache)
     temps: dict[str, Path] = {}
     try:
         for part, (stem, _) in _IDX_FILES.items():
             url = _MIRRORS[name] + stem + ".gz"
-            # Hidden name, but still ending in .gz so it is read the way it will be stored.
-            fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{stem}.part-", suffix=".gz")
-            temps[stem] = Path(tmp)
+            temps[stem], _ = _fetch(url, cache, f".{stem}.part-", ".gz")
             try:
-                with os.fdopen(fd, "wb") as out, \
-                        urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
-                    shutil.copyfileobj(resp, out, 1 << 20)
-            except OSError as e:  # URLError, HTTPError, timeouts, disk full
-                raise DataError(f"download of {url} failed: {e} "
-                                f"(no internet access on this machine?)") from e
-            try:
-                _read_idx(Path(tmp), name, part, shown=f"the file downloaded from {url}")
+                _read_idx(temps[stem], name, part, shown=f"the file downloaded from {url}")
             except DataError as e:
                 raise DataError(f"nothing was stored in the cache: {e}") from e
         # Only complete, verified files become visible under their real names.
@@ -388,12 +501,63 @@ def _download_idx(name: str, cache: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# TFDS (optional)
+# TFDS (optional: `pip install tensorflow-datasets`; reading needs no TensorFlow)
 
 _COUNTS = {"mnist": (60000, 10000), "fashion_mnist": (60000, 10000),
            "cifar10": (50000, 10000), "cifar10_jpeg": (50000, 10000)}
 _IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
                  "cifar10": (32, 32, 3), "cifar10_jpeg": (32, 32, 3)}
+_TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10")  # TFDS's names for them
+
+# sha256 of each split's (label byte, image bytes) records sorted bytewise: the
+# same whatever order TFDS stores the examples in. Computed from the IDX
+# files verified by _IDX_SHA256 (tests/test_tfds.py recomputes them so).
+_SORTED_SHA256 = {
+    "mnist": {
+        "train": "da6370735bf1d490f086dde49c15f2ed0480ad05dc7c70abf5d36bf471d5e312",
+        "test": "0c7bc63f656fb2440dc2b5bea4ff3ac8632e305b73ec1dc88141a32d36204fac",
+    },
+    "fashion_mnist": {
+        "train": "56016b2341e99c383df5cc0ed736f4afb12a6c90855d9f3d69981b294a0159ad",
+        "test": "b73438e78d64c9f337edad19c3eea888b49d646dbe27b46e4e3177218f3581e7",
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _TfdsCopy:
+    data_dir: Path
+
+
+def _tfds_versions(data_dir: Path, name: str) -> list[str]:
+    """Versions of ``name`` prepared by TFDS in ``data_dir`` (``<name>/<version>/dataset_info.json``)."""
+    if name not in _TFDS_NAMES:
+        return []
+    return sorted(p.parent.name for p in (data_dir / name).glob("*/dataset_info.json"))
+
+
+def _tfds_default_dir() -> Path:
+    # TFDS's own default (tensorflow_datasets.core.constants.DATA_DIR), read without
+    # importing TFDS so that looking costs nothing when there is nothing there.
+    return Path(os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets").expanduser()
+
+
+def sorted_records_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """Checksum of a split that does not depend on the order of its examples.
+
+    Args:
+      images: uint8 (N, ...) images.
+      labels: (N,) integer labels in 0..255.
+
+    Returns:
+      The sha256 (hex) of the N records ``label byte + image bytes``, sorted
+      bytewise and concatenated.
+    """
+    n = len(labels)
+    records = np.concatenate([np.asarray(labels).astype(np.uint8).reshape(n, 1),
+                              np.asarray(images, np.uint8).reshape(n, -1)], axis=1)
+    rows = np.ascontiguousarray(records).view(np.dtype((np.void, records.shape[1]))).ravel()
+    return hashlib.sha256(np.sort(rows).tobytes()).hexdigest()
 
 
 def _check_split(name: str, split: str, images: np.ndarray, labels: np.ndarray,
@@ -416,41 +580,82 @@ def _check_split(name: str, split: str, images: np.ndarray, labels: np.ndarray,
         raise DataError(f"{what} is not a complete {_PRETTY[name]}: {problem}")
 
 
-def _load_tfds(name: str, looked: list[str]) -> Dataset | None:
-    """Reads an already prepared TFDS copy; None (and a line in ``looked``) if there is none."""
+def _tfds_how_to_get(name: str) -> str:
+    if name == "cifar10":
+        return _CIFAR_HOW_TO_GET
+    return _idx_how_to_get(name)
+
+
+def _read_tfds_split(tfds, name: str, split: str, data_dir: Path):
+    """(images, labels) of one split of a prepared copy, without downloading anything."""
+    try:  # Random access (array_record format) needs no TensorFlow.
+        source = tfds.data_source(name, split=split, data_dir=str(data_dir), download=False)
+        examples = source.__getitems__(range(len(source)))
+        return (np.stack([np.asarray(ex["image"]) for ex in examples]),
+                np.asarray([ex["label"] for ex in examples]))
+    except Exception as e:  # tfrecord format: tfds.load can read it, with TensorFlow.
+        first = e
     try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        looked.append("TFDS: tensorflow_datasets is not installed")
-        return None
-    arrays = {}
+        batch = tfds.as_numpy(tfds.load(name, split=split, data_dir=str(data_dir), batch_size=-1,
+                                        download=False, try_gcs=False))
+    except Exception as e:  # pylint: disable=broad-except  (TFDS raises many kinds)
+        def line(err):
+            return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        raise DataError(
+            f"cannot read the TFDS-prepared {name} in {data_dir}: {line(first)}; with tfds.load:"
+            f" {line(e)}. Prepare it again (file_format='array_record' reads without "
+            f"TensorFlow), or use the original files instead:{_tfds_how_to_get(name)}") from e
+    return np.asarray(batch["image"]), np.asarray(batch["label"])
+
+
+def _read_tfds(name: str, data_dir: Path, what: str) -> Dataset:
+    """Reads and verifies the copy of ``name`` that TFDS prepared in ``data_dir``.
+
+    Raises:
+      DataError: TFDS is not installed, or the copy is unreadable, incomplete or altered.
+    """
     try:
-        for split in ("train", "test"):
-            try:  # Random access (array_record format) needs no TensorFlow.
-                source = tfds.data_source(name, split=split, download=False)
-                examples = list(source)
-                images = np.stack([np.asarray(ex["image"]) for ex in examples])
-                labels = np.asarray([ex["label"] for ex in examples])
-            except Exception:  # tfrecord format or no data source support: needs TensorFlow.
-                batch = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1,
-                                                download=False, try_gcs=False))
-                images, labels = np.asarray(batch["image"]), np.asarray(batch["label"])
-            arrays[split] = images, labels
-    # TFDS signals "not prepared" with several exception types (AssertionError among them).
-    except Exception as e:
-        looked.append(f"TFDS: {name} not prepared or not readable ({type(e).__name__}: "
-                      f"{str(e).splitlines()[0] if str(e) else ''})")
-        return None
-    what = f"TFDS {name}"
+        import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+        raise DataError(f"{data_dir} holds a TFDS-prepared {name} ({what}), but "
+                        f"tensorflow_datasets is not installed: pip install "
+                        f"'adadecay-optax[tfds]', or use the original files instead:"
+                        f"{_tfds_how_to_get(name)}") from e
+    shown = f"TFDS {name} {_tfds_versions(data_dir, name)[-1]} in {data_dir}"
+    arrays = {split: _read_tfds_split(tfds, name, split, data_dir) for split in ("train", "test")}
     for split, (images, labels) in arrays.items():
-        _check_split(name, split, images, labels, what)
+        _check_split(name, split, images, labels, shown)
+        if name in _SORTED_SHA256:
+            digest = sorted_records_sha256(images, labels)
+            if digest != _SORTED_SHA256[name][split]:
+                raise DataError(f"{shown} is not the original {_PRETTY[name]}: its {split} "
+                                f"examples have sha256 {digest} (sorted records), expected "
+                                f"{_SORTED_SHA256[name][split]}. Prepare it again from the "
+                                f"original files, or use them instead:{_tfds_how_to_get(name)}")
+    checked = ("decoded content verified, in any order" if name in _SORTED_SHA256
+               else "counts, shapes and labels verified")
     return Dataset(name=name,
                    train_images=arrays["train"][0],
                    train_labels=arrays["train"][1].astype(np.int32),
                    test_images=arrays["test"][0],
                    test_labels=arrays["test"][1].astype(np.int32),
                    num_classes=10,
-                   source=f"TFDS {name} (prepared copy; counts, shapes and labels verified)")
+                   source=f"{shown} ({what}; {checked}; the examples are in TFDS's order)")
+
+
+def _load_tfds_default(name: str, looked: list[str]) -> Dataset | None:
+    """Step 4: the copy in TFDS's default folder; None (and a line in ``looked``) if none."""
+    tfds_dir = _tfds_default_dir()
+    if not _tfds_versions(tfds_dir, name):
+        looked.append(f"TFDS folder {tfds_dir}: no prepared {name} ($TFDS_DATA_DIR to change it)")
+        return None
+    try:
+        import tensorflow_datasets  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    except ImportError:
+        looked.append(f"TFDS folder {tfds_dir}: holds {name}, but tensorflow_datasets is not "
+                      f"installed (pip install 'adadecay-optax[tfds]')")
+        return None
+    return _read_tfds(name, tfds_dir, "TFDS folder")
 
 
 # --------------------------------------------------------------------------
@@ -461,10 +666,16 @@ _CIFAR_DIR = "cifar-10-batches-bin"
 _CIFAR_BATCHES = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)],
                   "test": ["test_batch.bin"]}
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # label byte, then the image as 3 planes (CHW) of 32x32.
+_CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+# sha256 of the original tarball at _CIFAR_URL, as listed in TFDS's
+# url_checksums/cifar10.txt (tests/test_tfds.py compares with the installed TFDS).
+_CIFAR_TAR_SHA256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
 _CIFAR_HOW_TO_GET = (
+    "\n  - download the original into the cache (needs internet): load('cifar10', download=True)"
+    " or `python -m train.data download cifar10`"
     "\n  - install tensorflow-datasets and prepare cifar10 on a machine with internet"
-    "\n  - get the binary version cifar-10-binary.tar.gz from "
-    "https://www.cs.toronto.edu/~kriz/cifar.html (not the python version) and put it "
+    f"\n  - get the binary version {_CIFAR_URL} (from https://www.cs.toronto.edu/~kriz/cifar.html;"
+    " not the python version) and put it "
     f"in a folder passed as data_dir or named by {DATA_DIR_ENV}")
 
 
@@ -479,12 +690,15 @@ def _parse_cifar_records(data: bytes, where: str) -> tuple[np.ndarray, np.ndarra
     return np.ascontiguousarray(images), records[:, 0].astype(np.int32)
 
 
-def _read_cifar10_binary(path: Path, counts: tuple[int, int] = (50000, 10000)) -> Dataset:
+def _read_cifar10_binary(path: Path, counts: tuple[int, int] | None = None,
+                         what: str = "") -> Dataset:
     """Reads the binary distribution from its tarball or extracted folder.
 
     Args:
       path: ``cifar-10-binary.tar.gz`` or a ``cifar-10-batches-bin`` folder.
-      counts: expected (train, test) sizes; only tests change it.
+      counts: expected (train, test) sizes; only tests change it (default
+        ``_COUNTS['cifar10']``).
+      what: where it was found, for ``Dataset.source``.
 
     Raises:
       DataError: missing batch file, truncated data, wrong counts or labels.
@@ -518,7 +732,7 @@ def _read_cifar10_binary(path: Path, counts: tuple[int, int] = (50000, 10000)) -
     arrays = {split: (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
               for split, parts in splits.items()}
     for split, (images, labels) in arrays.items():
-        _check_split("cifar10", split, images, labels, str(path), counts)
+        _check_split("cifar10", split, images, labels, str(path), counts or _COUNTS["cifar10"])
         # CIFAR-10 is balanced: 5000 train and 1000 test images per class.
         per_class = np.bincount(labels, minlength=10)
         if len(labels) % 10 == 0 and not np.all(per_class == len(labels) // 10):
@@ -529,7 +743,7 @@ def _read_cifar10_binary(path: Path, counts: tuple[int, int] = (50000, 10000)) -
                    test_images=arrays["test"][0], test_labels=arrays["test"][1],
                    num_classes=10,
                    source=f"original CIFAR-10 binary distribution {path} "
-                          f"(counts and label range verified; no content checksum)")
+                          f"({what + '; ' if what else ''}counts and label range verified)")
 
 
 def _cifar_binary_in(folder: Path) -> Path | None:
@@ -539,24 +753,62 @@ def _cifar_binary_in(folder: Path) -> Path | None:
     return None
 
 
-def _load_cifar10(data_dir, download: bool) -> Dataset:
-    looked: list[str] = []
-    hit = _find_in_folders(_search_roots(data_dir, "cifar10"), "cifar10", _cifar_binary_in, looked)
-    if hit:
-        return _read_cifar10_binary(hit[1])
-    ds = _load_tfds("cifar10", looked)
-    if ds is not None:
-        return ds
+def _cached_cifar10_or_download(download: bool, looked: list[str]) -> tuple[Path, str]:
+    """Steps 5-6 for CIFAR-10: (tarball or folder, what) from the cache, downloading if asked."""
     cache = _cache_root() / "cifar10"
     found = _cifar_binary_in(cache) if cache.is_dir() else None
     if found:
-        return _read_cifar10_binary(found)
+        return found, "cache"
     looked.append(f"cache {cache}: no {_CIFAR_TAR} or {_CIFAR_DIR}/")
     if download:
-        looked.append("download=True: not supported for cifar10 (use TFDS or the binary tarball)")
+        try:
+            return _download_cifar10(cache), f"downloaded from {_CIFAR_URL}"
+        except DataError as e:
+            raise DataError(f"{e}\nNo local copy of cifar10 either. Looked at:"
+                            + "".join(f"\n  - {line}" for line in looked)
+                            + "\nOther ways to get it:" + _CIFAR_HOW_TO_GET) from e
+    looked.append("download: not requested (download=False)")
     raise DataError("no copy of cifar10 found (the lossy cifar10_jpeg copy is never used "
                     "in its place). Looked at:" + "".join(f"\n  - {line}" for line in looked)
                     + "\nWays to get it:" + _CIFAR_HOW_TO_GET)
+
+
+def _download_cifar10(cache: Path) -> Path:
+    """Fetches the original tarball into ``cache``; stored only if its sha256 is the published one.
+
+    Raises:
+      DataError: network failure or a different file; nothing is left in ``cache`` then.
+    """
+    _make_cache(cache)
+    tmp = None
+    try:
+        tmp, digest = _fetch(_CIFAR_URL, cache, f".{_CIFAR_TAR}.part-", "")
+        if digest != _CIFAR_TAR_SHA256:
+            raise DataError(f"nothing was stored in the cache: the file downloaded from "
+                            f"{_CIFAR_URL} has sha256 {digest}, expected {_CIFAR_TAR_SHA256} "
+                            f"(the published checksum; truncated or altered)")
+        os.replace(tmp, cache / _CIFAR_TAR)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if not any(cache.iterdir()):
+            cache.rmdir()  # Leave no empty cache folder behind a failed download.
+    return cache / _CIFAR_TAR
+
+
+def _load_cifar10(data_dir, download: bool) -> Dataset:
+    looked: list[str] = []
+    hit = _find_in_folders(_search_roots(data_dir, "cifar10"), "cifar10", _cifar_binary_in,
+                           looked, tfds_too=True)
+    if hit:
+        if isinstance(hit[1], _TfdsCopy):
+            return _read_tfds("cifar10", hit[1].data_dir, hit[0])
+        return _read_cifar10_binary(hit[1], what=hit[0])
+    ds = _load_tfds_default("cifar10", looked)
+    if ds is not None:
+        return ds
+    path, what = _cached_cifar10_or_download(download, looked)
+    return _read_cifar10_binary(path, what=what)
 
 
 # --------------------------------------------------------------------------
@@ -629,7 +881,7 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
     write_atomic(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
-def _load_cifar10_jpeg(data_dir) -> Dataset:
+def _find_jpeg_tar(data_dir) -> Path:
     looked: list[str] = []
     roots = _search_roots(data_dir, "cifar10_jpeg")
     hit = _find_in_folders(roots, "cifar10_jpeg",
@@ -638,7 +890,11 @@ def _load_cifar10_jpeg(data_dir) -> Dataset:
         raise DataError("no copy of cifar10_jpeg found. Looked at:"
                         + "".join(f"\n  - {line}" for line in looked)
                         + "\nWays to get it:" + _JPEG_HOW_TO_GET)
-    tar_path = hit[1]
+    return hit[1]
+
+
+def _load_cifar10_jpeg(data_dir) -> Dataset:
+    tar_path = _find_jpeg_tar(data_dir)
     sha = hashlib.sha256(tar_path.read_bytes()).hexdigest()
     # Keyed by the tarball's content, so a changed tarball never reuses stale arrays.
     cache = _cache_root() / "cifar10_jpeg" / sha
@@ -675,6 +931,16 @@ def _load_cifar10_jpeg(data_dir) -> Dataset:
 
 # --------------------------------------------------------------------------
 
+def _check_args(name: str, data_dir) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        # A typo must not silently fall through to another copy.
+        raise DataError(f"data_dir {str(data_dir)!r} is not a folder; fix the path, or leave"
+                        f" it unset to search ${DATA_DIR_ENV}, /usr/share/datasets, TFDS and"
+                        " the download cache.")
+
+
 def load(name: str, data_dir: str | os.PathLike | None = None, *,
          download: bool = False) -> Dataset:
     """Finds, verifies and loads a dataset.
@@ -683,10 +949,12 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *,
       name: One of :data:`DATASETS`. ``cifar10_jpeg`` is the lossy JPEG copy
         and is never substituted for ``cifar10``.
       data_dir: Folder holding the files, directly or in a subfolder named
-        after the dataset (e.g. ``<data_dir>/fashion-mnist/``). Searched
-        first; see the module docstring for the full lookup order.
-      download: For ``mnist`` / ``fashion_mnist`` only: if no copy is found,
-        download the original files into the cache. Never done otherwise.
+        after the dataset (e.g. ``<data_dir>/fashion-mnist/``), or a TFDS
+        data folder where ``name`` is prepared (``<data_dir>/mnist/3.0.1/``).
+        Searched first; see the module docstring for the full lookup order.
+      download: For ``mnist``, ``fashion_mnist`` and ``cifar10``: if no copy
+        is found, download the original files into the cache (verified
+        before they are stored). Never done otherwise.
 
     Returns:
       A :class:`Dataset`; images uint8 (N, H, W, C), labels int32 (N,).
@@ -694,23 +962,55 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *,
     Raises:
       ValueError: ``name`` is not in :data:`DATASETS`.
       DataError: ``data_dir`` is not a folder; no copy was found (the message
-        lists every place looked at
-        and how to get the data), a found copy is incomplete, truncated,
-        altered or of another dataset (the message names the file), or a
-        requested download failed.
+        lists every place looked at and how to get the data), a found copy is
+        incomplete, truncated, altered or of another dataset (the message
+        names the file), or a requested download failed.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        # A typo must not silently fall through to another copy.
-        raise DataError(f"data_dir {str(data_dir)!r} is not a folder; fix the path, or leave"
-                        f" it unset to search ${DATA_DIR_ENV}, /usr/share/datasets, TFDS and"
-                        " the download cache.")
+    _check_args(name, data_dir)
     if name in _MIRRORS:
         return _load_mnist_family(name, data_dir, download)
     if name == "cifar10":
         return _load_cifar10(data_dir, download)
     return _load_cifar10_jpeg(data_dir)
+
+
+def locate(name: str, data_dir: str | os.PathLike | None = None, *,
+           download: bool = False) -> Path:
+    """Finds the original files of a dataset, downloading them into the cache if asked.
+
+    The same search as :func:`load` without TFDS (whose copies are not plain
+    files): ``data_dir``, ``$ADADECAY_DATA_DIR``, ``/usr/share/datasets``,
+    the cache, then with ``download`` a verified download. A copy found is
+    not decoded here; :func:`load` verifies it.
+
+    Args:
+      name: One of :data:`DATASETS`.
+      data_dir: As for :func:`load`.
+      download: For ``mnist``, ``fashion_mnist`` and ``cifar10``: download the
+        originals into the cache when no copy is found.
+
+    Returns:
+      The folder holding the four IDX files (``mnist``, ``fashion_mnist``),
+      ``cifar-10-binary.tar.gz`` or a ``cifar-10-batches-bin`` folder
+      (``cifar10``), or ``cifar10-jpeg.tar.gz`` (``cifar10_jpeg``).
+
+    Raises:
+      ValueError: ``name`` is not in :data:`DATASETS`.
+      DataError: as for :func:`load` when nothing is found or a download fails.
+    """
+    _check_args(name, data_dir)
+    looked: list[str] = []
+    roots = _search_roots(data_dir, name)
+    if name in _MIRRORS:
+        hit = _find_in_folders(roots, name, _idx_files_in, looked)
+        if hit:
+            return hit[1]["train_images"].parent
+        return _cached_idx_or_download(name, download, looked,
+                                       lambda files, what: files["train_images"].parent)
+    if name == "cifar10":
+        hit = _find_in_folders(roots, name, _cifar_binary_in, looked)
+        return hit[1] if hit else _cached_cifar10_or_download(download, looked)[0]
+    return _find_jpeg_tar(data_dir)
 
 
 def _main(argv: list[str]) -> int:
