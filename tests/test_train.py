@@ -218,6 +218,8 @@ def test_every_config_builds_and_runs_one_step(name, tmp_path):
     ('--config.trails=3', 'unknown config field in an override: \'trails\''
      ' Did you mean "trials" instead of "trails"?'),
     ('--config.trials=many', '--config.trials=many: invalid literal'),
+    # Several processes asked for, none found in the environment.
+    ('--distributed', 'error: jax.distributed.initialize: '),
 ])
 def test_cli_rejects_bad_config_with_a_clear_error(override, message,
                                                    tmp_path):

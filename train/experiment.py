@@ -7,6 +7,7 @@ and writes ``results.json``, ``accuracy.csv`` and ``table.md``
 (:mod:`train.results`). Running the same command again resumes: finished
 runs are read back, an interrupted one continues from its last completed
 epoch, and the results are bit-identical to an uninterrupted run on CPU.
+The same holds for a run over several processes (``jax.distributed``).
 """
 
 from __future__ import annotations
@@ -185,8 +186,10 @@ def parse_shard(shard: str) -> tuple[int, int]:
 
 def machine_description() -> str:
   device = jax.devices()[0]
-  return (f'{jax.device_count()} x {device.device_kind} ({device.platform}),'
-          f' {os.cpu_count()} CPU cores, {platform.machine()},'
+  processes = (f' in {jax.process_count()} processes'
+               if jax.process_count() > 1 else '')
+  return (f'{jax.device_count()} x {device.device_kind} ({device.platform})'
+          f'{processes}, {os.cpu_count()} CPU cores, {platform.machine()},'
           f' jax {jax.__version__}')
 
 
@@ -539,6 +542,9 @@ def _check_checkpoints(config, runs: list[Run],
         ckpt.check(shapes, config.trials, f'{run.group} {run.label}')
     finally:
       ckpt.close()
+  if jax.process_count() > 1:
+    # No process creates a run's folder before all have looked for them.
+    multihost_utils.sync_global_devices('train: checkpoints checked')
 
 
 def run_experiment(
@@ -550,6 +556,12 @@ def run_experiment(
 ) -> dict[str, Any] | None:
   """Trains every run of ``config`` in ``workdir`` and writes the results.
 
+  With several processes (``jax.distributed`` initialised), every process
+  calls this with the same arguments and loads the data itself; the trials
+  are sharded over all processes' devices, the checkpoints are written by
+  all (orbax, each its shards; the workdir must be on a file system they
+  share), and process 0 alone writes the results, logs and progress bar.
+
   Args:
     config: an experiment config (see configs/quickstart.py for the fields).
     workdir: where checkpoints and results go; created if needed. Running
@@ -559,10 +571,13 @@ def run_experiment(
     log: where progress messages go.
 
   Returns:
-    The results dict as written to results.json, or None if stopped early.
+    The results dict as written to results.json, or None if stopped early
+    or on a process other than 0.
 
   Raises:
     ValueError: for a bad config or a workdir holding another config.
+    CheckpointMismatchError: a ValueError, for a run whose checkpoint no
+      longer fits its model or optimizer (nothing is written then).
     train.data.DataError: when a dataset cannot be found or is corrupt.
   """
   runs = validate(config)
@@ -579,8 +594,13 @@ def run_experiment(
   # One group: the plain labels; several: 'model/dataset/label', so each
   # group's 'sgd' is found as its baseline (results.write_results).
   single_group = len({r.group for r in runs}) == 1
+  # With several processes (jax.distributed) all compute; process 0 alone
+  # writes results, logs and the progress bar.
+  writer = jax.process_index() == 0
+  if not writer:
+    log = lambda _: None
   bar = tqdm(total=len(runs) * epochs, unit='epoch', file=sys.stderr,
-             disable=not config.progress, dynamic_ncols=True)
+             disable=not (config.progress and writer), dynamic_ncols=True)
 
   for run in runs:
     if run.dataset not in data_cache:
@@ -608,8 +628,10 @@ def run_experiment(
         run.optimizer, total_steps=steps_per_epoch * epochs,
         depth=_depth(run))
     tb = tensorboard.make_logger(
-        workdir / 'tensorboard' / run.slug if config.tensorboard else None)
-    workdir_config.claim()  # data found and program built: training starts
+        workdir / 'tensorboard' / run.slug
+        if config.tensorboard and writer else None)
+    if writer:
+      workdir_config.claim()  # data found and program built: training starts
     done = min(ckpt.latest_epoch(), epochs)
     shape = (config.trials, epochs)
     if done:
@@ -662,6 +684,8 @@ def run_experiment(
         'variant': run.variant(),
     }
   bar.close()
+  if not writer:
+    return None
 
   data_source = '; '.join(f'{k}: {source}'
                           for k, (_, source) in data_cache.items())
