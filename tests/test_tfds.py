@@ -72,6 +72,8 @@ def prepared(tmp_path_factory):
         for name, folder in FOLDERS.items():
             builder = tfds.builder(name, data_dir=str(data_dir), file_format="array_record")
             builder.download_and_prepare(
+                # One per data set: MNIST's and Fashion-MNIST's files have the same names,
+                # and TFDS would reuse the other's extracted files.
                 download_dir=str(tmp_path_factory.mktemp("tfds-downloads")),
                 download_config=tfds.download.DownloadConfig(manual_dir=str(root / folder)))
     return data_dir
