@@ -1,15 +1,17 @@
 # From a checkout, on a machine with internet: each target makes the virtual
 # environment .venv, installs what it needs and runs (see README.md).
-#   make quickstart   the quick start (downloads Fashion-MNIST, verified)
+#   make quickstart   the quick start (downloads Fashion-MNIST, verified);
+#                     make quickstart FLAGS='--config.epochs=2' changes its config
 #   make test         the whole test suite (downloads the data sets it needs)
 PYTHON ?= python3
+FLAGS ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .PHONY: quickstart test
 
 quickstart: $(VENV)/.installed-train
-	$(PY) -m train --config configs/quickstart.py --workdir workdirs/quickstart
+	$(PY) -m train --config configs/quickstart.py --workdir workdirs/quickstart $(FLAGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q tests

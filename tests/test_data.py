@@ -475,9 +475,10 @@ def test_cifar10_download_verifies_and_stores_in_cache(tmp_path, monkeypatch, sm
     cache = tmp_path / "cache" / "cifar10"
     assert [p.name for p in cache.iterdir()] == ["cifar-10-binary.tar.gz"]
     assert ds.train_labels.tolist() == list(range(10))
-    assert ds.source == (f"original CIFAR-10 binary distribution {cache / 'cifar-10-binary.tar.gz'}"
-                         " (downloaded from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz;"
-                         " counts and label range verified)")
+    assert ds.source == (
+        f"original CIFAR-10 binary distribution {cache / 'cifar-10-binary.tar.gz'} (downloaded"
+        " from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz; counts and label range"
+        " verified)")
     # Next time from the cache, and locate() finds the same file.
     monkeypatch.setattr(urllib.request, "urlopen", None)
     assert "(cache; counts" in data.load("cifar10").source
@@ -744,5 +745,6 @@ def test_fresh_machine_offline_without_data_fails_with_the_instructions(fresh_ma
 def test_test_data_folder_that_is_not_there_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(conftest, "TEST_DATA", tmp_path / "nowhere")
     monkeypatch.setattr(conftest, "_FIXED", True)
-    with pytest.raises(pytest.fail.Exception, match=r"ADADECAY_TEST_DATA=.*nowhere is not a folder"):
+    with pytest.raises(pytest.fail.Exception,
+                       match=r"ADADECAY_TEST_DATA=.*nowhere is not a folder"):
         conftest.require_test_data()

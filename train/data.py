@@ -172,6 +172,7 @@ _SUBDIRS = {
     "cifar10_jpeg": ("cifar10-jpeg", "cifar10_jpeg"),
 }
 _DEBIAN_DIRS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
+_DEBIAN_WHAT = "Debian datasets folder"
 _PRETTY = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
            "cifar10": "CIFAR-10", "cifar10_jpeg": "CIFAR-10 (JPEG copy)"}
 
@@ -341,7 +342,7 @@ def _search_roots(data_dir, name: str) -> list[tuple[str, Path | None]]:
     roots = [("data_dir argument", Path(data_dir).expanduser() if data_dir is not None else None),
              (f"${DATA_DIR_ENV}", Path(env).expanduser() if env else None)]
     if name in _DEBIAN_DIRS:
-        roots.append(("Debian datasets folder", _SYSTEM_DATA_DIR / _DEBIAN_DIRS[name]))
+        roots.append((_DEBIAN_WHAT, _SYSTEM_DATA_DIR / _DEBIAN_DIRS[name]))
     return roots
 
 
@@ -369,8 +370,8 @@ def _load_idx_folder(name: str, files: dict[str, Path], what: str) -> Dataset:
 def _find_in_folders(roots, name, finder, looked, tfds_too=False):
     """First (what, finder result) over roots and their dataset subfolders.
 
-    With ``tfds_too``, a root that holds a TFDS-prepared ``name``
-    (``<root>/<name>/<version>/``) is a hit too, as ``(what, _TfdsCopy)``.
+    With ``tfds_too``, a user's folder (steps 1-2) that holds a TFDS-prepared
+    ``name`` (``<root>/<name>/<version>/``) is a hit too, as ``(what, _TfdsCopy)``.
     Appends a line per place to ``looked``.
     """
     for what, root in roots:
@@ -385,10 +386,10 @@ def _find_in_folders(roots, name, finder, looked, tfds_too=False):
                 hit = finder(folder)
                 if hit is not None:
                     return what, hit
-        if tfds_too and _tfds_versions(root, name):
+        tfds_too_here = tfds_too and name in _TFDS_NAMES and what != _DEBIAN_WHAT
+        if tfds_too_here and _tfds_versions(root, name):
             return what, _TfdsCopy(root)
-        tfds_note = (f" (and no TFDS-prepared {root / name / '<version>'}/)"
-                     if tfds_too and name in _TFDS_NAMES else "")
+        tfds_note = f" (and no TFDS-prepared {root / name / '<version>'}/)" if tfds_too_here else ""
         looked.append(f"{what} {root}: nothing for {name} in it or in its subfolders "
                       f"{', '.join(s + '/' for s in _SUBDIRS[name])}{tfds_note}")
     return None
@@ -530,7 +531,11 @@ class _TfdsCopy:
 
 
 def _tfds_versions(data_dir: Path, name: str) -> list[str]:
-    """Versions of ``name`` prepared by TFDS in ``data_dir`` (``<name>/<version>/dataset_info.json``)."""
+    """Versions of ``name`` that TFDS prepared in ``data_dir``.
+
+    A prepared version is a folder ``<data_dir>/<name>/<version>/`` holding
+    ``dataset_info.json``.
+    """
     if name not in _TFDS_NAMES:
         return []
     return sorted(p.parent.name for p in (data_dir / name).glob("*/dataset_info.json"))
