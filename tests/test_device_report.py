@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import require_test_data
+
+pytestmark = pytest.mark.slow  # a subprocess that trains on real data
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

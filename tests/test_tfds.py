@@ -95,6 +95,7 @@ def _sorted(images, labels):
     return np.sort(records.view(np.dtype((np.void, records.shape[1]))).ravel())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_tfds_copy_read_offline_equals_the_idx_files(name, prepared, isolated, monkeypatch):
     ref = data.load(name, conftest.require_test_data())
@@ -129,6 +130,7 @@ def reads(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_tfds_folder_from_env_and_default_folder(prepared, isolated, monkeypatch, reads):
     monkeypatch.setenv("ADADECAY_DATA_DIR", str(prepared))
     assert data.load("fashion_mnist") == "read"
@@ -139,6 +141,7 @@ def test_tfds_folder_from_env_and_default_folder(prepared, isolated, monkeypatch
                      ("mnist", prepared, "TFDS folder")]
 
 
+@pytest.mark.slow
 def test_idx_files_in_the_folder_come_before_tfds(prepared, isolated, tmp_path, reads):
     both = tmp_path / "both"
     (both / "mnist").mkdir(parents=True)
@@ -178,6 +181,7 @@ def test_empty_tfds_folder_is_a_quick_clear_error(layout, isolated, tmp_path, mo
     assert "pass it as data_dir or set ADADECAY_DATA_DIR to it" in msg
 
 
+@pytest.mark.slow
 def test_prepared_copy_without_tensorflow_datasets(prepared, isolated, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import raises ImportError
     with pytest.raises(data.DataError) as err:
@@ -192,6 +196,7 @@ def test_prepared_copy_without_tensorflow_datasets(prepared, isolated, monkeypat
         data.load("mnist")
 
 
+@pytest.mark.slow
 def test_reading_needs_no_tensorflow(prepared):
     # A fresh interpreter where `import tensorflow` fails (as without the tfds-prepare extra)
     # reads the test split the way load() reads both.
@@ -219,6 +224,7 @@ def test_reading_needs_no_tensorflow(prepared):
     assert out.stdout == data._SORTED_SHA256["fashion_mnist"]["test"] + "\n"
 
 
+@pytest.mark.slow
 def test_library_and_harness_import_without_tfds_and_tensorflow():
     script = (
         "import sys\n"
