@@ -318,11 +318,12 @@ def _standard_normal(key: chex.PRNGKey, shape: tuple[int, ...]) -> jax.Array:
   Each element takes an independent 16-bit uniform k and returns the quantile
   z_k of :func:`_normal_quantiles`. The bits come from Threefry-2x32, the
   generator of jax's default keys, keyed by 64 bits drawn from ``key`` and run
-  on the counters 0, 1, …: each 32-bit output word gives two elements.
-  ``jax.random.normal`` instead spends a whole Threefry block per element
-  (the partitionable layout keeps 32 of its 64 bits) and evaluates erf⁻¹ on
-  it; on XLA:CPU that made the draws cost ~3× an AdaDecay training step, and
-  this costs ~6× less (benchmarks/randomized_speed.py).
+  on the counters 0, 1, …: each 32-bit output word gives two elements, so a
+  Threefry block (64 bits) gives four. ``jax.random.normal`` instead spends
+  a whole block per element (its partitionable layout keeps 32 of the 64
+  bits) and evaluates erf⁻¹ on it: on XLA:CPU, for NN-2's 0.67M parameters
+  in 8 vmapped trials, ~150 ms against ~25 ms here, which made a training
+  step with the ablation 2× one with AdaDecay (benchmarks/randomized_speed.py).
 
   Exactness: z_k has probability exactly 2⁻¹⁶, so z's CDF is within
   2⁻¹⁷ ≈ 7.6e-6 of Φ everywhere (a Kolmogorov–Smirnov test would need
@@ -371,7 +372,7 @@ def randomized_decay(
   :math:`\Phi^{-1}((k + \tfrac12) / 2^{16})`, whose distribution is within
   2⁻¹⁷ ≈ 7.6e-6 of N(0, 1) in Kolmogorov distance (as is θ's of
   S(N(0, 1); α)), and |z| ≤ 4.33. This is ~6× cheaper than
-  ``jax.random.normal`` on CPU, where the draws otherwise dominate the step.
+  ``jax.random.normal`` on CPU, where its draws doubled the training step.
   θ is computed in float32 (or the leaf's dtype when wider).
 
   Args:

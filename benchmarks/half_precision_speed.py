@@ -17,8 +17,9 @@ a round's ratios see the same machine state on a shared CPU):
   GFLOP/s is what this machine's XLA gives for NN-2's shapes, and the
   training step's matmul FLOPs over its time reads as a fraction of it.
 
-It prints per-step medians, the median ratio bf16 / float32 over the rounds
-(middle half in brackets), and the CPU's bf16 instruction flags (avx512_bf16,
+It prints per-step medians (wall time, and GFLOP per CPU-second of this
+process, which a CPU shared with other jobs inflates less), the median ratio
+bf16 / float32 over the rounds (middle half in brackets), and the CPU's bf16 instruction flags (avx512_bf16,
 amx_bf16; without them bfloat16 products are computed by conversion to
 float32). Run from the repository root:
 
@@ -113,12 +114,13 @@ def main():
     state = {'carry': program.init(), 'epoch': 0}
 
     def train(program=program, state=state):
-      start = time.perf_counter()
+      start, cpu = time.perf_counter(), time.process_time()
       state['carry'], loss, acc = program.run_epoch(state['carry'],
                                                     state['epoch'])
       jax.block_until_ready((loss, acc))
       state['epoch'] += 1
-      return (time.perf_counter() - start) / args.steps
+      return ((time.perf_counter() - start) / args.steps,
+              (time.process_time() - cpu) / args.steps)
 
     calls[f'training step, {label}'] = (train, flops)
   devices = jax.devices()
@@ -129,23 +131,27 @@ def main():
     fn, fn_args = matmul_program(args.trials, dtype, sharding)
 
     def products(fn=fn, fn_args=fn_args):
-      start = time.perf_counter()
+      start, cpu = time.perf_counter(), time.process_time()
       for _ in range(args.matmul_repeats):
         out = fn(*fn_args)
       jax.block_until_ready(out)
-      return (time.perf_counter() - start) / args.matmul_repeats
+      return ((time.perf_counter() - start) / args.matmul_repeats,
+              (time.process_time() - cpu) / args.matmul_repeats)
 
     calls[f'products alone, {label}'] = (products, flops)
   for call, _ in calls.values():
     call()  # compile
   names = list(calls)
-  times = np.array([[calls[n][0]() for n in names]
-                    for _ in range(args.rounds)])
+  both = np.array([[calls[n][0]() for n in names]
+                   for _ in range(args.rounds)])  # (rounds, calls, wall/cpu)
+  times, cpu = both[..., 0], both[..., 1]
   med = dict(zip(names, np.median(times, 0)))
+  med_cpu = dict(zip(names, np.median(cpu, 0)))
   for name in names:
     gflops = calls[name][1] / med[name] / 1e9
+    per_cpu = calls[name][1] / med_cpu[name] / 1e9
     print(f'{name:28s} {1e3 * med[name]:8.2f} ms/step, {gflops:6.1f}'
-          f' GFLOP/s of matmul')
+          f' GFLOP/s of matmul ({per_cpu:6.1f} GFLOP per CPU-second)')
   for kind in ('training step', 'products alone'):
     ratio = times[:, names.index(f'{kind}, float32')] / times[
         :, names.index(f'{kind}, bfloat16')]
@@ -158,9 +164,9 @@ def main():
     print(f'{label}: the training step runs at {np.median(frac):.0%} of the'
           f' products-alone GFLOP/s (middle half'
           f' {np.percentile(frac, 25):.0%}-{np.percentile(frac, 75):.0%})')
-  step_f32 = med['training step, float32']
   print(f'trial-epochs per second (468 steps): float32'
-        f' {args.trials / (468 * step_f32):.3f}, bfloat16'
+        f' {args.trials / (468 * med["training step, float32"]):.3f},'
+        f' bfloat16'
         f' {args.trials / (468 * med["training step, bfloat16"]):.3f}')
 
 

@@ -79,6 +79,11 @@ def test_z_of_any_shape_odd_sizes_included():
   assert len(np.unique(np.asarray(z))) > 100  # not one value repeated
   scalar = adadecay_module._standard_normal(key, ())  # pylint: disable=protected-access
   assert scalar.shape == () and np.isfinite(scalar)
+  assert adadecay_module._standard_normal(key, (0, 4)).shape == (0, 4)  # pylint: disable=protected-access
+  # Keys of another implementation only seed the Threefry stream.
+  rbg = adadecay_module._standard_normal(  # pylint: disable=protected-access
+      jax.random.key(5, impl='rbg'), (1000,))
+  assert len(np.unique(np.asarray(rbg))) > 900
 
 
 def _theta_cdf(alpha):
