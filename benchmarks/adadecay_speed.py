@@ -179,9 +179,10 @@ def fused_adadecay(weight_decay, alpha):
                                       update_fn)
 
 
-def bench_transform(rounds, floor):
+def bench_transform(rounds, floor, shapes=None):
+  """The transforms alone on ``shapes`` (default: ResNet-18's leaves)."""
   key = jax.random.key(0)
-  shapes = resnet18_shapes()
+  shapes = shapes or resnet18_shapes()
   keys = jax.random.split(key, 2 * len(shapes))
   params = [jax.random.normal(k, s) for k, s in zip(keys[::2], shapes)]
   grads = [jax.random.normal(k, s) * 1e-3 for k, s in zip(keys[1::2], shapes)]
