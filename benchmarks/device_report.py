@@ -143,12 +143,7 @@ def section_b(tiny):
 def section_c(tiny):
   counts = (1, 2) if tiny else (1, 8, 32, 50)
   n_train, n_test = (256, 200) if tiny else (60_000, 10_000)
-  rng = np.random.default_rng(0)
-  data = trainer.ArrayData.from_arrays(
-      rng.integers(0, 256, (n_train, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_train),
-      rng.integers(0, 256, (n_test, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_test))
+  data = trainer.ArrayData.synthetic(n_train, n_test)
   spec = optimizers.parse('adadecay')
   lines = ['## (c) NN-2 epochs, N trials in one program (AdaDecay)', '',
            f'Epoch: {n_train:,} training images (batch 128) + {n_test:,} test images, '

@@ -91,13 +91,8 @@ def main():
   parser.add_argument('--matmul-repeats', type=int, default=20,
                       help='product sets per timed matmul call')
   args = parser.parse_args()
-  rng = np.random.default_rng(0)
   n_train, n_test = BATCH * args.steps, 100
-  data = trainer.ArrayData.from_arrays(
-      rng.integers(0, 256, (n_train, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_train),
-      rng.integers(0, 256, (n_test, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_test))
+  data = trainer.ArrayData.synthetic(n_train, n_test)
   print(f'NN-2, {args.trials} trials, batch {BATCH}; {jax.device_count()} x'
         f' {jax.devices()[0].device_kind}, jax {jax.__version__}; CPU bf16'
         f' flags: {cpu_bf16_flags()}')

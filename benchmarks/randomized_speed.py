@@ -76,13 +76,8 @@ def main():
                       help='updates per timed call')
   parser.add_argument('--rounds', type=int, default=7)
   args = parser.parse_args()
-  rng = np.random.default_rng(0)
   n_train, n_test = 128 * args.steps, 100
-  data = trainer.ArrayData.from_arrays(
-      rng.integers(0, 256, (n_train, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_train),
-      rng.integers(0, 256, (n_test, 28, 28, 1), dtype=np.uint8),
-      rng.integers(0, 10, n_test))
+  data = trainer.ArrayData.synthetic(n_train, n_test)
   print(f'NN-2, {args.trials} trials, batch 128, {args.steps} steps per call;'
         f' {jax.device_count()} x {jax.devices()[0].device_kind},'
         f' jax {jax.__version__}')

@@ -23,7 +23,6 @@ from train import cpu_devices
 cpu_devices.use_one_device_per_core()  # as `python -m train` does
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
 
 from train import models, optimizers, trainer  # pylint: disable=wrong-import-position
 
@@ -35,13 +34,8 @@ def main():
   parser.add_argument('--trials', type=int, nargs='+', default=[1, 4, 16])
   parser.add_argument('--repeats', type=int, default=2)
   args = parser.parse_args()
-  rng = np.random.default_rng(0)
-  h, w, c = models.input_shape(args.model)
-  data = trainer.ArrayData.from_arrays(
-      rng.integers(0, 256, (60000, h, w, c), dtype=np.uint8),
-      rng.integers(0, 10, 60000),
-      rng.integers(0, 256, (10000, h, w, c), dtype=np.uint8),
-      rng.integers(0, 10, 10000))
+  data = trainer.ArrayData.synthetic(
+      60000, 10000, models.input_shape(args.model))
   spec = optimizers.parse(args.optimizer)
   print(f'{args.model}, {args.optimizer}, batch 128, 468 steps + 10k test'
         f' images per epoch; {jax.device_count()} x'

@@ -80,6 +80,17 @@ class ArrayData:
   std: np.ndarray
 
   @classmethod
+  def synthetic(cls, n_train: int, n_test: int,
+                image_shape: tuple[int, ...] = (28, 28, 1), seed: int = 0):
+    """Uniform random uint8 images and labels in [0, 10), for benchmarks."""
+    rng = np.random.default_rng(seed)
+    return cls.from_arrays(
+        rng.integers(0, 256, (n_train, *image_shape), dtype=np.uint8),
+        rng.integers(0, 10, n_train),
+        rng.integers(0, 256, (n_test, *image_shape), dtype=np.uint8),
+        rng.integers(0, 10, n_test))
+
+  @classmethod
   def from_arrays(cls, train_images, train_labels, test_images, test_labels):
     """Computes the normalisation from the training images (float64)."""
     pixels = train_images.reshape(-1, train_images.shape[-1]) / 255.0
