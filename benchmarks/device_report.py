@@ -1,6 +1,7 @@
 """One command that measures a device (a GPU, say) and writes ``report.md``.
 
   python benchmarks/device_report.py --out DIR [--tiny] [--budget-minutes 9]
+                                    [--sections abcde]
 
 Sections, each measured in this one run:
 
@@ -81,12 +82,19 @@ def forward_flops(model_name: str) -> float:
   From the lowered (not compiled) program: compiling the larger models would
   take minutes on a CPU and the count does not need it.
   """
-  model = models.get_model(model_name, rngs=nnx.Rngs(0))
-  model.eval()
-  graphdef, state = nnx.split(model)
-  x = jnp.zeros((1, *models.input_shape(model_name)), jnp.float32)
-  f = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x))
-  cost = f.lower(state, x).cost_analysis()
+  # Lowered for the CPU whatever the default device: the count is the
+  # program's, and on a GPU jax gives none for a lowered program.
+  cpu = jax.devices('cpu')[0]
+  with jax.default_device(cpu):
+    model = models.get_model(model_name, rngs=nnx.Rngs(0))
+    model.eval()
+    graphdef, state = nnx.split(model)
+    state = jax.device_put(state, cpu)
+    x = jax.device_put(jnp.zeros((1, *models.input_shape(model_name)), jnp.float32), cpu)
+    lowered = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)).lower(state, x)
+  cost = lowered.cost_analysis()
+  if cost is None:  # then the compiled program's count
+    cost = lowered.compile().cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return float(cost['flops'])
 
@@ -233,9 +241,16 @@ def main(argv=None):
   parser.add_argument('--tiny', action='store_true', help='smoke test: tiny sizes (CPU)')
   parser.add_argument('--budget-minutes', type=float, default=9.0,
                       help='stop section (e) when this much time has passed since the start')
+  parser.add_argument('--sections', default='abcde',
+                      help='the sections to run, e.g. abcd to leave out the (long) run of (e);'
+                           ' (d) needs (b) and (c), (e) needs (c)')
   parser.add_argument('--data-dir', default='',
                       help='folder with Fashion-MNIST for (e) (default: the harness search)')
   args = parser.parse_args(argv)
+  sections = set(args.sections)
+  if not sections <= set('abcde') or ('d' in sections and not {'b', 'c'} <= sections) or (
+      'e' in sections and 'c' not in sections):
+    parser.error(f'--sections {args.sections!r}: letters from abcde; d needs b and c, e needs c')
   start = time.monotonic()
   deadline = start + 60 * args.budget_minutes
   args.out.mkdir(parents=True, exist_ok=True)
@@ -251,25 +266,35 @@ def main(argv=None):
   md.append('')
   took = {}
 
+  path = args.out / 'report.md'
+
   def timed(name, fn, *a):
     t0 = time.monotonic()
     out = fn(*a)
     took[name] = time.monotonic() - t0
     print(f'section ({name}): {took[name]:.1f} s', file=sys.stderr, flush=True)
+    lines = out[0] if isinstance(out, tuple) else out
+    print('\n'.join(lines), file=sys.stderr, flush=True)
+    # What is measured so far, should a later section fail or time out.
+    results.write_text_atomic(path, '\n'.join(md + lines) + '\n')
     return out
 
-  lines, _ = timed('a', section_a, args.tiny)
-  md += lines + ['']
-  lines, b = timed('b', section_b, args.tiny)
-  md += lines + ['']
-  lines, c = timed('c', section_c, args.tiny)
-  md += lines + ['']
-  md += timed('d', section_d, b, c) + ['']
-  md += timed('e', section_e, args.out, args.data_dir, args.tiny, deadline,
-              c['last_epoch_seconds']) + ['']
+  if 'a' in sections:
+    lines, _ = timed('a', section_a, args.tiny)
+    md += lines + ['']
+  if 'b' in sections:
+    lines, b = timed('b', section_b, args.tiny)
+    md += lines + ['']
+  if 'c' in sections:
+    lines, c = timed('c', section_c, args.tiny)
+    md += lines + ['']
+  if 'd' in sections:
+    md += timed('d', section_d, b, c) + ['']
+  if 'e' in sections:
+    md += timed('e', section_e, args.out, args.data_dir, args.tiny, deadline,
+                c['last_epoch_seconds']) + ['']
   md.append('Seconds per section: ' + ', '.join(f'({k}) {v:.0f}' for k, v in took.items()) + '.')
   md.append(f'Wall time: {(time.monotonic() - start) / 60:.1f} min.')
-  path = args.out / 'report.md'
   results.write_text_atomic(path, '\n'.join(md) + '\n')
   print(path.read_text(encoding='utf-8'))
   return 0

@@ -47,4 +47,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.tensorboard = False
   config.theta_every = 0
   config.progress = True
+  # Epochs between checkpoints (the last epoch is always saved); an
+  # interrupted run redoes at most this many - 1 epochs. Raise it where a
+  # checkpoint costs much next to an epoch (a fast GPU).
+  config.checkpoint_every = 1
   return config

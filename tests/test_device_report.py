@@ -36,3 +36,16 @@ def test_tiny_device_report(tmp_path):
   # (e): the harness's table of both optimizers, from real Fashion-MNIST.
   assert '| | sgd | adadecay |' in md
   assert (tmp_path / 'nn2_fashion_mnist' / 'results.json').is_file()
+
+
+@pytest.mark.parametrize('sections', ['abcx', 'ad', 'e'])
+def test_sections_that_cannot_run_are_refused(tmp_path, sections):
+  # (d) needs (b) and (c), (e) needs (c); refused before anything runs.
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/device_report.py', '--out', str(tmp_path),
+       '--sections', sections],
+      cwd=REPO, env={**os.environ, 'PYTHONPATH': str(REPO)}, capture_output=True, text=True,
+      timeout=300)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert '--sections' in proc.stderr
+  assert not (tmp_path / 'report.md').exists()

@@ -411,3 +411,26 @@ def test_cli_subprocess(basic, tmp_path):
   assert bad.returncode != 0
   assert str(missing) in bad.stderr
   assert 'Traceback' not in bad.stderr
+
+
+def test_headings_name_each_groups_data_without_machine_paths(tmp_path):
+  # Two workdirs, one data set each, found under this machine's folders.
+  sources = {'fashion_mnist': 'fashion_mnist: original IDX files in /home/me/data/fashion-mnist'
+                              ' ($ADADECAY_DATA_DIR; decoded content verified)',
+             'mnist': 'mnist: original IDX files in /home/me/data/mnist'
+                      ' ($ADADECAY_DATA_DIR; decoded content verified)'}
+  dirs = []
+  for dataset, source in sources.items():
+    dirs.append(tmp_path / dataset)
+    results.write_results(dirs[-1], experiment='t2', config={}, data_source=source,
+                          runs={'sgd': _run(_acc(), group=f'nn2 / {dataset}')})
+  merged = results.merge_results([results.load_results(d) for d in dirs])
+  table = results.format_table(merged)
+  assert '/home/me' not in table
+  fashion, mnist = table.split('### ')[1:3]
+  assert fashion.startswith('Model nn2, dataset fashion_mnist (data: fashion_mnist: original IDX'
+                            ' files in …/fashion-mnist ($ADADECAY_DATA_DIR; decoded content'
+                            ' verified); 4 trials × 10 epochs)')
+  assert 'mnist: original IDX files in …/mnist (' in mnist and 'fashion' not in mnist
+  # A source without a path is left as it is.
+  assert results.data_source_text({'data_source': 'synthetic'}, 'nn2 / mnist') == 'synthetic'

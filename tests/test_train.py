@@ -121,6 +121,33 @@ def test_resume_is_bit_identical(tmp_path):
   assert again['runs'] == resumed['runs']
 
 
+def test_checkpoint_every_saves_those_epochs_and_the_last(tmp_path, monkeypatch):
+  saved = []
+  original = experiment.RunCheckpoints.save
+  def save(self, epochs_done, carry, history):
+    saved.append(epochs_done)
+    return original(self, epochs_done, carry, history)
+  monkeypatch.setattr(experiment.RunCheckpoints, 'save', save)
+  config = small_config(optimizers=('sgd',), epochs=5, checkpoint_every=2)
+  whole = experiment.run_experiment(config, tmp_path / 'whole')
+  assert saved == [2, 4, 5]  # every 2nd epoch, and the last
+  saved.clear()
+  # A call stopped early saves its last epoch, so nothing is redone.
+  parts = tmp_path / 'parts'
+  assert experiment.run_experiment(config, parts, stop_after_epochs=3) is None
+  assert saved == [2, 3]
+  resumed = experiment.run_experiment(config, parts)
+  assert saved == [2, 3, 4, 5]
+  np.testing.assert_array_equal(resumed['runs']['sgd']['test_accuracy'],
+                                whole['runs']['sgd']['test_accuracy'])
+
+
+@pytest.mark.parametrize('every', [0, -1])
+def test_bad_checkpoint_every(every):
+  with pytest.raises(ValueError, match='config.checkpoint_every'):
+    experiment.validate(small_config(checkpoint_every=every))
+
+
 @pytest.mark.slow
 def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
   config = small_config(optimizers=('entropy_sgd', 'accelerated_sgd'),

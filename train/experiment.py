@@ -101,6 +101,12 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
     if not isinstance(config[field], int) or config[field] < 1:
       raise ValueError(
           f'config.{field} must be an integer >= 1, got {config[field]!r}.')
+  if (not isinstance(config.get('checkpoint_every', 1), int)
+      or config.get('checkpoint_every', 1) < 1):
+    raise ValueError(
+        f'config.checkpoint_every must be an integer >= 1 (epochs between'
+        f' checkpoints; the last epoch is always saved), got'
+        f' {config.checkpoint_every!r}.')
   for field in ('train_subset', 'test_subset', 'theta_every'):
     if not isinstance(config[field], int) or config[field] < 0:
       raise ValueError(
@@ -188,9 +194,11 @@ def machine_description() -> str:
   device = jax.devices()[0]
   processes = (f' in {jax.process_count()} processes'
                if jax.process_count() > 1 else '')
+  # Recorded because on recent NVIDIA GPUs the default is TF32, not float32.
+  precision = jax.config.jax_default_matmul_precision or 'default'
   return (f'{jax.device_count()} x {device.device_kind} ({device.platform})'
           f'{processes}, {os.cpu_count()} CPU cores, {platform.machine()},'
-          f' jax {jax.__version__}')
+          f' jax {jax.__version__}, matmul precision {precision}')
 
 
 # -- checkpoints ----------------------------------------------------------------
@@ -458,7 +466,7 @@ def _load_data(config, dataset: str) -> tuple[trainer.ArrayData, str]:
 # Fields that do not change a run's results: a workdir may be resumed with
 # other values (e.g. the data found elsewhere, logging switched on).
 RESULT_NEUTRAL_FIELDS = ('progress', 'data_dir', 'download', 'eval_batch_size',
-                         'tensorboard', 'theta_every')
+                         'tensorboard', 'theta_every', 'checkpoint_every')
 
 
 class _WorkdirConfig:
@@ -588,6 +596,7 @@ def run_experiment(
   _check_checkpoints(config, runs, workdir)  # before anything is written
   seeds = [config.seed + i for i in range(config.trials)]
   epochs = config.epochs
+  every = config.get('checkpoint_every', 1)
   finished: dict[str, dict[str, Any]] = {}
   data_cache: dict[str, tuple[trainer.ArrayData, str]] = {}
   budget = stop_after_epochs
@@ -662,8 +671,11 @@ def run_experiment(
       if theta is not None and theta.due(epoch + 1):
         scalars.update(theta.record(epoch + 1, program, carry))
       tb.scalars(epoch + 1, tensorboard.trial_scalars(scalars, prefix=run.label))
-      # Last: an interruption before this redoes the epoch and its logging.
-      ckpt.save(epoch + 1, carry, history)
+      # Last: an interruption before this redoes the epochs since the
+      # previous checkpoint, and their logging.
+      if ((epoch + 1) % every == 0 or epoch + 1 == epochs
+          or budget == 1):  # the last epoch this call trains
+        ckpt.save(epoch + 1, carry, history)
       if budget is not None:
         budget -= 1
       bar.set_postfix_str(

@@ -299,7 +299,8 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
     title = results_lib._group_title(group, results.get('config') or {},
                                      results.get('experiment', ''))
     head = (f'### {sym} sweep ({key}): {title} '
-            f'(data: {results.get("data_source", "n/a")}; {_shape_text(results, labels)})')
+            f'(data: {results_lib.data_source_text(results, group)};'
+            f' {_shape_text(results, labels)})')
     lines = [head, '',
              '| | ' + ' | '.join(results_lib._cell(f'{sym}={_fmt_value(v)}') for v in values)
              + ' |',
@@ -580,9 +581,9 @@ def _select(results: Mapping[str, Any], group: Any) -> list[str]:
 
 
 def _subtitle(results: Mapping[str, Any], labels: Sequence[str]) -> str:
-  text = (f'{results.get("experiment", "")}; data: {results.get("data_source", "n/a")}; '
+  text = (f'{results.get("experiment", "")}; data: {results_lib.data_source_text(results)}; '
           f'{_shape_text(results, labels)}')
-  # Data sources name whole paths: wrap so the figure keeps its width.
+  # Long data sources: wrap so the figure keeps its width.
   return '\n'.join(textwrap.wrap(text, 90))
 
 

@@ -55,6 +55,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import secrets
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -535,6 +536,29 @@ def _cell(text: str) -> str:
   return text.replace('|', '\\|')
 
 
+# "dataset: source" parts of a data_source joined by '; ' (merged workdirs).
+_SOURCE_PART = re.compile(r'; (?=[A-Za-z0-9_]+: )')
+# An absolute path: shown by its last component, so that committed tables do
+# not carry the building machine's folders.
+_ABS_PATH = re.compile(r'(?<![\w$])/(?:[^\s/();]+/)*([^\s/();]+)')
+
+
+def data_source_text(results: Mapping[str, Any], group: str | None = None) -> str:
+  """The data source for a heading: the group's data set only, no paths.
+
+  ``results['data_source']`` is 'dataset: source' parts joined by '; ' (one
+  per data set; merged workdirs join theirs). For a group 'model / dataset'
+  only that data set's part is kept; absolute paths become '…/last'.
+  """
+  text = results.get('data_source') or 'n/a'
+  parts = _SOURCE_PART.split(text)
+  if group is not None and '/' in group:
+    dataset = group.split('/')[-1].strip()
+    mine = [p for p in parts if p.startswith(f'{dataset}: ')]
+    parts = list(dict.fromkeys(mine)) or parts
+  return '; '.join(_ABS_PATH.sub(r'…/\1', p) for p in parts)
+
+
 def _group_title(group: str | None, config: Mapping[str, Any], experiment: str) -> str:
   if group is None:
     model, dataset = config.get('model'), config.get('dataset')
@@ -589,7 +613,7 @@ def format_table(results: Mapping[str, Any]) -> str:
     else:
       size = 'trials × epochs: ' + ', '.join(f'{l} {t}×{e}' for l, (t, e) in shapes.items())
     head = (f'### {_group_title(group, config, experiment)} '
-            f'(data: {results.get("data_source", "n/a")}; {size})')
+            f'(data: {data_source_text(results, group)}; {size})')
 
     rows = {'ave': [], 'max': [], '± std': [], f'Δ vs {baseline}': []}
     for l in labels:
