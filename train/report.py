@@ -581,7 +581,9 @@ def _select(results: Mapping[str, Any], group: Any) -> list[str]:
 
 
 def _subtitle(results: Mapping[str, Any], labels: Sequence[str]) -> str:
-  text = (f'{results.get("experiment", "")}; data: {results_lib.data_source_text(results)}; '
+  groups = {results['runs'][l].get('group') for l in labels}
+  group = groups.pop() if len(groups) == 1 else None  # one group: its data only
+  text = (f'{results.get("experiment", "")}; data: {results_lib.data_source_text(results, group)}; '
           f'{_shape_text(results, labels)}')
   # Long data sources: wrap so the figure keeps its width.
   return '\n'.join(textwrap.wrap(text, 90))
