@@ -82,16 +82,15 @@ def forward_flops(model_name: str) -> float:
   From the lowered (not compiled) program: compiling the larger models would
   take minutes on a CPU and the count does not need it.
   """
-  # Lowered for the CPU whatever the default device: the count is the
-  # program's, and on a GPU jax gives none for a lowered program.
-  cpu = jax.devices('cpu')[0]
-  with jax.default_device(cpu):
-    model = models.get_model(model_name, rngs=nnx.Rngs(0))
-    model.eval()
-    graphdef, state = nnx.split(model)
-    state = jax.device_put(state, cpu)
-    x = jax.device_put(jnp.zeros((1, *models.input_shape(model_name)), jnp.float32), cpu)
-    lowered = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)).lower(state, x)
+  # Lowered for the CPU whatever the default device (on a GPU jax gives no
+  # count for a lowered program), from shapes alone: no parameter is made.
+  on_cpu = jax.sharding.SingleDeviceSharding(jax.devices('cpu')[0])
+  abstract = nnx.eval_shape(lambda: models.get_model(model_name, rngs=nnx.Rngs(0)))
+  abstract.eval()
+  graphdef, state = nnx.split(abstract)
+  state = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=on_cpu), state)
+  x = jax.ShapeDtypeStruct((1, *models.input_shape(model_name)), jnp.float32, sharding=on_cpu)
+  lowered = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)).lower(state, x)
   cost = lowered.cost_analysis()
   if cost is None:  # then the compiled program's count
     cost = lowered.compile().cost_analysis()

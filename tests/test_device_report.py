@@ -49,3 +49,12 @@ def test_sections_that_cannot_run_are_refused(tmp_path, sections):
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert '--sections' in proc.stderr
   assert not (tmp_path / 'report.md').exists()
+
+
+def test_forward_flops_of_nn2_by_hand():
+  # 784-512-512-10: 2·(784·512 + 512·512 + 512·10) multiply-adds, plus the
+  # bias additions (512 + 512 + 10) and the ReLUs (512 + 512), counted by XLA.
+  sys.path.insert(0, str(REPO / 'benchmarks'))
+  import device_report  # pylint: disable=g-import-not-at-top
+  expected = 2 * (784 * 512 + 512 * 512 + 512 * 10) + (512 + 512 + 10) + (512 + 512)
+  assert device_report.forward_flops('nn2') == expected
