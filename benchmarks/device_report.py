@@ -55,7 +55,7 @@ import adadecay_speed  # pylint: disable=g-import-not-at-top,wrong-import-positi
 import resnet18_speed  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import adadecay_optax as ad  # pylint: disable=wrong-import-position
-from train import experiment, models, optimizers, results, trainer  # pylint: disable=wrong-import-position
+from train import experiment, files, models, optimizers, results, trainer  # pylint: disable=wrong-import-position
 
 # The paper's experiments: (name, models, runs per model, trials); 100 epochs.
 # Runs per model count the (dataset, optimizer-or-setting) columns.
@@ -275,7 +275,7 @@ def main(argv=None):
     lines = out[0] if isinstance(out, tuple) else out
     print('\n'.join(lines), file=sys.stderr, flush=True)
     # What is measured so far, should a later section fail or time out.
-    results.write_text_atomic(path, '\n'.join(md + lines) + '\n')
+    files.write_text_atomic(path, '\n'.join(md + lines) + '\n')
     return out
 
   if 'a' in sections:
@@ -294,7 +294,7 @@ def main(argv=None):
                 c['last_epoch_seconds']) + ['']
   md.append('Seconds per section: ' + ', '.join(f'({k}) {v:.0f}' for k, v in took.items()) + '.')
   md.append(f'Wall time: {(time.monotonic() - start) / 60:.1f} min.')
-  results.write_text_atomic(path, '\n'.join(md) + '\n')
+  files.write_text_atomic(path, '\n'.join(md) + '\n')
   print(path.read_text(encoding='utf-8'))
   return 0
 

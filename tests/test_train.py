@@ -14,7 +14,7 @@ import optax
 import pytest
 
 from conftest import require_test_data
-from train import experiment, optimizers, trainer
+from train import checkpoints, experiment, optimizers, trainer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.stem for p in (REPO / 'configs').glob('*.py')
@@ -123,11 +123,11 @@ def test_resume_is_bit_identical(tmp_path):
 
 def test_checkpoint_every_saves_those_epochs_and_the_last(tmp_path, monkeypatch):
   saved = []
-  original = experiment.RunCheckpoints.save
+  original = checkpoints.RunCheckpoints.save
   def save(self, epochs_done, carry, history):
     saved.append(epochs_done)
     return original(self, epochs_done, carry, history)
-  monkeypatch.setattr(experiment.RunCheckpoints, 'save', save)
+  monkeypatch.setattr(checkpoints.RunCheckpoints, 'save', save)
   config = small_config(optimizers=('sgd',), epochs=5, checkpoint_every=2)
   whole = experiment.run_experiment(config, tmp_path / 'whole')
   assert saved == [2, 4, 5]  # every 2nd epoch, and the last
@@ -361,7 +361,7 @@ def test_checkpoint_of_another_optimizer_state_is_refused_by_name(
   before = _snapshot(tmp_path)
   # ... and resumed by the harness's SGD, which has momentum.
   monkeypatch.setattr(optimizers, 'build', real_build)
-  with pytest.raises(experiment.CheckpointMismatchError) as error:
+  with pytest.raises(checkpoints.CheckpointMismatchError) as error:
     experiment.run_experiment(config, tmp_path)
   message = str(error.value)
   assert ("only in the program: opt_state/1/0/trace/head/bias,"
@@ -383,7 +383,7 @@ def test_checkpoint_of_another_model_is_refused_by_name(tmp_path, monkeypatch):
   get_model = experiment.models.get_model
   monkeypatch.setattr(experiment.models, 'get_model',
                       lambda name, **kw: get_model('nn3', **kw))
-  with pytest.raises(experiment.CheckpointMismatchError) as error:
+  with pytest.raises(checkpoints.CheckpointMismatchError) as error:
     experiment.run_experiment(config, tmp_path)
   message = str(error.value)
   assert ('only in the program: params/hidden_layers/2/bias,'
@@ -395,7 +395,7 @@ def test_checkpoint_of_another_model_is_refused_by_name(tmp_path, monkeypatch):
   # A layer of another width: the shapes are named, per trial.
   monkeypatch.setattr(experiment.models, 'get_model',
                       lambda name, **kw: get_model(name, num_classes=12, **kw))
-  with pytest.raises(experiment.CheckpointMismatchError,
+  with pytest.raises(checkpoints.CheckpointMismatchError,
                      match=r'per-trial shape or dtype differs: params/head/bias'
                      r' \(checkpoint \(10,\) float32, program \(12,\) float32\)'):
     experiment.run_experiment(config, tmp_path)
@@ -422,7 +422,7 @@ def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
       'history': history}))
   manager.wait_until_finished()
   manager.close()
-  ckpt = experiment.RunCheckpoints(tmp_path)
+  ckpt = checkpoints.RunCheckpoints(tmp_path)
   restored, restored_history = ckpt.restore(program.abstract_carry(), (2, 3),
                                             'run')
   ckpt.close()
@@ -434,7 +434,7 @@ def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
 
 _PADDED = textwrap.dedent('''
     import sys, jax, numpy as np
-    from train import experiment, trainer, models, optimizers
+    from train import checkpoints, experiment, trainer, models, optimizers
     from train import data as data_lib
     assert jax.device_count() == 2
     ds = data_lib.load('mnist', sys.argv[1])
@@ -471,7 +471,7 @@ _PADDED = textwrap.dedent('''
     np.testing.assert_array_equal(out['three_on_two'][1],
                                   out['three_on_one'][1])
     # A checkpoint of the padded carry resumes on one device (no padding).
-    ckpt = experiment.RunCheckpoints(__import__('pathlib').Path(sys.argv[2]))
+    ckpt = checkpoints.RunCheckpoints(__import__('pathlib').Path(sys.argv[2]))
     history = {k: np.zeros((3, 2), np.float32)
                for k in ('test_accuracy', 'train_loss')}
     ckpt.save(2, carry, history)

@@ -882,7 +882,7 @@ def _decode_cifar10_jpeg(path: Path, per_class: dict[str, int] | None = None):
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
     # Imported here: train.results pulls in scipy, which the rest of this
     # module (and `python -m train.data`) does not need.
-    from train.results import write_atomic  # pylint: disable=g-import-not-at-top
+    from train.files import write_atomic  # pylint: disable=g-import-not-at-top
     write_atomic(path, lambda f: np.save(f, array, allow_pickle=False))
 
 

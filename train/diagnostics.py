@@ -42,6 +42,7 @@ and on the host, with a `train.tensorboard` logger::
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -49,10 +50,11 @@ from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import numpy as np
 
 from adadecay_optax import adadecay_theta
-from train import results
+from train import files
 
 __all__ = [
     'STATISTICS',
@@ -275,15 +277,6 @@ def theta_samples(
 # -- plots --------------------------------------------------------------------
 
 
-def _save_figure_atomic(fig: Any, path: str | os.PathLike[str]) -> pathlib.Path:
-  """Renders ``fig`` to a temporary file in ``path``'s folder, then renames it."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fmt = path.suffix.lstrip('.').lower() or 'png'
-  results.write_atomic(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
-  return path
-
-
 def _grid(n_panels: int, panel_size=(4.0, 3.2)):
   """A matplotlib Figure (no pyplot, Agg canvas) with >= n_panels axes."""
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
@@ -363,7 +356,7 @@ def plot_theta_histograms(
     ax.legend(fontsize='x-small')
   fig.suptitle(r'AdaDecay $\theta = 2/(1+e^{-\alpha\hat g})$ per layer')
   fig.tight_layout()
-  return _save_figure_atomic(fig, path)
+  return files.save_figure(fig, path, dpi=110)
 
 
 def plot_theta_vs_weight(
@@ -400,4 +393,69 @@ def plot_theta_vs_weight(
     ax.set_xlabel('|w|')
     ax.set_ylabel(r'$\theta$')
   fig.tight_layout()
-  return _save_figure_atomic(fig, path)
+  return files.save_figure(fig, path, dpi=110)
+
+
+# -- during training ---------------------------------------------------------
+
+
+class ThetaDiagnostics:
+  """θ statistics of an AdaDecay run every few epochs (config.theta_every).
+
+  Per layer and epoch, the trial mean of θ's mean and std, the fractions
+  with θ > 1.5 and θ < 0.5, and the effective decay λθ, on each trial's
+  gradient of a fixed batch of 256 training images; written to
+  ``theta_statistics.json`` in the run's folder (and to TensorBoard), with
+  (θ, |w|) samples of trial 0 kept for the figures ``theta_histograms.png``
+  and ``theta_vs_weight.png``, drawn when the run ends.
+  """
+
+  def __init__(self, directory: pathlib.Path, *, alpha: float,
+               weight_decay: float, every: int, epochs: int):
+    self._dir = directory
+    self._every, self._epochs = every, epochs
+    self._stats = jax.jit(jax.vmap(lambda g, p: theta_statistics(
+        g, p, alpha=alpha, weight_decay=weight_decay)))
+    self._samples = jax.jit(lambda g, p: theta_samples(
+        g, p, alpha=alpha, max_per_layer=2048))
+    path = directory / 'theta_statistics.json'
+    self._log = json.loads(path.read_text()) if path.exists() else {}
+
+  def due(self, epochs_done: int) -> bool:
+    return bool(self._every) and (
+        epochs_done == 1 or epochs_done % self._every == 0
+        or epochs_done == self._epochs)
+
+  def record(self, epochs_done: int, program, carry) -> dict[str, float]:
+    """Computes (on every process) and writes (process 0) θ's statistics."""
+    grads = program.gradients(carry)
+    stats = program.trial_values(self._stats(grads, carry.params))
+    means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
+             for layer, values in stats.items()}
+    self._log[str(epochs_done)] = means
+    first = multihost_utils.process_allgather(
+        jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True)
+    samples = jax.device_get(self._samples(*first))
+    arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
+              for i, a in enumerate(pair)}
+    if jax.process_index() == 0:
+      files.write_json_atomic(self._dir / 'theta_statistics.json',
+                                self._log)
+      files.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
+                           lambda f: np.savez(f, **arrays))
+    return flatten_statistics(stats)
+
+  def plot(self):
+    if jax.process_index():
+      return
+    by_epoch = {}
+    for path in sorted(self._dir.glob('theta_samples_*.npz')):
+      epoch = int(path.stem.rsplit('_', 1)[1])
+      with np.load(path, allow_pickle=False) as f:
+        layers = sorted({k.rsplit('|', 1)[0] for k in f.files})
+        by_epoch[epoch] = {l: (f[f'{l}|0'], f[f'{l}|1']) for l in layers}
+    if by_epoch:
+      plot_theta_histograms(
+          by_epoch, self._dir / 'theta_histograms.png')
+      plot_theta_vs_weight(
+          by_epoch[max(by_epoch)], self._dir / 'theta_vs_weight.png')

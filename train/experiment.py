@@ -27,11 +27,10 @@ import jax.numpy as jnp
 from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from tqdm import tqdm
 
 from train import data as data_lib
-from train import augment, diagnostics, models, optimizers, results
+from train import augment, checkpoints, diagnostics, files, models, optimizers, results
 from train import tensorboard, trainer
 
 # Fields every config has (configs/*.py fill them; see configs/quickstart.py).
@@ -201,251 +200,6 @@ def machine_description() -> str:
           f' jax {jax.__version__}, matmul precision {precision}')
 
 
-# -- checkpoints ----------------------------------------------------------------
-
-
-def _is_key(x) -> bool:
-  return hasattr(x, 'dtype') and jax.dtypes.issubdtype(
-      x.dtype, jax.dtypes.prng_key)
-
-
-def leaf_names(tree) -> list[str]:
-  """Each leaf's path in the program's terms, e.g. 'params/layers/2/kernel'.
-
-  Key paths joined by '/' ('opt_state/0/trace/head/bias' for an optax
-  chain's momentum), without the final 'value' of an nnx Variable.
-  """
-  return [jax.tree_util.keystr(path, simple=True, separator='/')
-          .removesuffix('/value')
-          for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
-
-
-def _nest(items) -> dict[str, Any]:
-  """[(('a', 'b'), x), ...] -> {'a': {'b': x}, ...}."""
-  out: dict[str, Any] = {}
-  for keys, value in items:
-    node = out
-    for key in keys[:-1]:
-      node = node.setdefault(key, {})
-    node[keys[-1]] = value
-  return out
-
-
-def _get(tree, keys):
-  for key in keys:
-    tree = tree[key]
-  return tree
-
-
-def _per_trial(shape, dtype) -> str:
-  return f'{tuple(shape[1:])} {np.dtype(dtype).name}'
-
-
-def _listed(names: list[str], limit: int = 8) -> str:
-  more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
-  return ', '.join(names[:limit]) + more
-
-
-class CheckpointMismatchError(ValueError):
-  """A run's checkpoint does not fit its program (the model or optimizer)."""
-
-
-class RunCheckpoints:
-  """Per-epoch orbax checkpoints of one run: its carry and its history.
-
-  The carry is stored as a tree of its leaves under their names
-  (:func:`leaf_names`; typed PRNG keys as their key data), so any model and
-  optimizer state round-trips exactly, and a checkpoint that no longer fits
-  the program is reported leaf by leaf in the program's terms. The trial
-  axis is stored as the program had it (with any padding trials) and
-  restored truncated or zero-filled to the current program's: a run resumes
-  on another number of devices. Orbax writes each step to a temporary
-  directory and renames it, so a crash never leaves a partial checkpoint;
-  with several processes each writes its own shards.
-  """
-
-  def __init__(self, directory: pathlib.Path):
-    self._dir = directory
-    self._manager = ocp.CheckpointManager(
-        directory.absolute(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
-        item_handlers=ocp.StandardCheckpointHandler())
-
-  def latest_epoch(self) -> int:
-    """Epochs completed in the newest checkpoint (0 if none)."""
-    return self._manager.latest_step() or 0
-
-  def save(self, epochs_done: int, carry, history: dict[str, np.ndarray]):
-    leaves = [jax.random.key_data(x) if _is_key(x) else x
-              for x in jax.tree.leaves(carry)]
-    keys = [tuple(name.split('/')) for name in leaf_names(carry)]
-    tree = {'carry': _nest(zip(keys, leaves)), 'history': history}
-    self._manager.save(epochs_done, args=ocp.args.StandardSave(tree))
-    self._manager.wait_until_finished()
-
-  def _stored_keys(self, step: int, names: list[str]):
-    """(key path -> ArrayMetadata of the stored carry, each leaf's key path).
-
-    Checkpoints of earlier versions stored the leaves by their index
-    ('00000', '00001', ...); those are matched to the program's leaves in
-    order.
-    """
-    stored = self._manager.item_metadata(step).tree['carry']
-    stored = {tuple(k.key for k in path): meta for path, meta in
-              jax.tree_util.tree_flatten_with_path(stored)[0]}
-    if all(len(k) == 1 and k[0].isdigit() and len(k[0]) == 5 for k in stored):
-      return stored, [(f'{i:05d}',) for i in range(len(names))]
-    return stored, [tuple(name.split('/')) for name in names]
-
-  def check(self, abstract_carry, num_trials: int, label: str) -> None:
-    """Checks that the newest checkpoint fits the program; reads no array.
-
-    Args:
-      abstract_carry: the program's carry (shapes and dtypes).
-      num_trials: the run's trials N (the stored trial axis must hold them).
-      label: the run, for the message.
-
-    Raises:
-      CheckpointMismatchError: naming the leaves only in the checkpoint, only
-        in the program, or of another shape or dtype.
-    """
-    step = self._manager.latest_step()
-    names = leaf_names(abstract_carry)
-    stored, keys = self._stored_keys(step, names)
-    leaves = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
-              for x in jax.tree.leaves(abstract_carry)]
-    program = dict(zip(keys, leaves))
-    name_of = dict(zip(keys, names))
-    only_stored = sorted('/'.join(k) for k in set(stored) - set(program))
-    only_program = [name_of[k] for k in keys if k not in stored]
-    differ = [
-        f'{name_of[k]} (checkpoint {_per_trial(stored[k].shape, stored[k].dtype)},'
-        f' program {_per_trial(x.shape, x.dtype)})'
-        for k, x in program.items() if k in stored and (
-            tuple(stored[k].shape[1:]) != tuple(x.shape[1:])
-            or np.dtype(stored[k].dtype) != np.dtype(x.dtype)
-            or stored[k].shape[0] < num_trials)]
-    if not (only_stored or only_program or differ):
-      return
-    parts = []
-    if only_program:
-      parts.append(f'only in the program: {_listed(only_program)}')
-    if only_stored:
-      parts.append(f'only in the checkpoint: {_listed(only_stored)}')
-    if differ:
-      parts.append(f'per-trial shape or dtype differs: {_listed(differ)}')
-    raise CheckpointMismatchError(
-        f'The checkpoint of run {label!r} (epoch {step}, in {self._dir}) does'
-        f' not fit its model and optimizer, which changed since it was'
-        f' written: {"; ".join(parts)}. Nothing was changed. Resume with the'
-        f' code that wrote it, or delete {self._dir} to train this run again'
-        ' (the other runs are kept).')
-
-  def restore(self, abstract_carry, history_shape, label: str):
-    """Returns (carry, history) of the newest checkpoint.
-
-    Args:
-      abstract_carry: the program's carry, with the shardings to restore to.
-      history_shape: (trials, epochs).
-      label: the run, for messages.
-
-    Raises:
-      CheckpointMismatchError: as :meth:`check`.
-    """
-    self.check(abstract_carry, history_shape[0], label)
-    step = self._manager.latest_step()
-    leaves, treedef = jax.tree.flatten(abstract_carry)
-    _, keys = self._stored_keys(step, leaf_names(abstract_carry))
-    data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
-            for x in leaves]
-    abstract = {
-        'carry': _nest((k, jax.ShapeDtypeStruct(d.shape, d.dtype,
-                                                sharding=x.sharding))
-                       for k, d, x in zip(keys, data, leaves)),
-        'history': {k: np.zeros(history_shape, np.float32)
-                    for k in ('test_accuracy', 'train_loss')},
-    }
-    # strict=False: the trial axis is cut or zero-filled to this program's
-    # padding; the real trials come first and are checked above.
-    tree = self._manager.restore(
-        step, args=ocp.args.StandardRestore(abstract, strict=False))
-    restored = [_get(tree['carry'], k) for k in keys]
-    # Keys were made by jax.random.key, i.e. with the default implementation.
-    restored = [jax.random.wrap_key_data(r) if _is_key(x) else r
-                for r, x in zip(restored, leaves)]
-    history = {k: np.asarray(v) for k, v in tree['history'].items()}
-    return jax.tree.unflatten(treedef, restored), history
-
-  def close(self):
-    self._manager.close()
-
-
-# -- θ diagnostics ---------------------------------------------------------------
-
-
-class ThetaDiagnostics:
-  """θ statistics of an AdaDecay run every few epochs (config.theta_every).
-
-  Per layer and epoch, the trial mean of θ's mean and std, the fractions
-  with θ > 1.5 and θ < 0.5, and the effective decay λθ, on each trial's
-  gradient of a fixed batch of 256 training images; written to
-  ``theta_statistics.json`` in the run's folder (and to TensorBoard), with
-  (θ, |w|) samples of trial 0 kept for the figures ``theta_histograms.png``
-  and ``theta_vs_weight.png``, drawn when the run ends.
-  """
-
-  def __init__(self, directory: pathlib.Path, spec: optimizers.OptimizerSpec,
-               every: int, epochs: int):
-    self._dir = directory
-    self._every, self._epochs = every, epochs
-    kwargs = {'alpha': spec.alpha}
-    self._stats = jax.jit(jax.vmap(lambda g, p: diagnostics.theta_statistics(
-        g, p, weight_decay=spec.weight_decay, **kwargs)))
-    self._samples = jax.jit(lambda g, p: diagnostics.theta_samples(
-        g, p, max_per_layer=2048, **kwargs))
-    path = directory / 'theta_statistics.json'
-    self._log = json.loads(path.read_text()) if path.exists() else {}
-
-  def due(self, epochs_done: int) -> bool:
-    return bool(self._every) and (
-        epochs_done == 1 or epochs_done % self._every == 0
-        or epochs_done == self._epochs)
-
-  def record(self, epochs_done: int, program, carry) -> dict[str, float]:
-    """Computes (on every process) and writes (process 0) θ's statistics."""
-    grads = program.gradients(carry)
-    stats = program.trial_values(self._stats(grads, carry.params))
-    means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
-             for layer, values in stats.items()}
-    self._log[str(epochs_done)] = means
-    first = multihost_utils.process_allgather(
-        jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True)
-    samples = jax.device_get(self._samples(*first))
-    arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
-              for i, a in enumerate(pair)}
-    if jax.process_index() == 0:
-      results.write_json_atomic(self._dir / 'theta_statistics.json',
-                                self._log)
-      results.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
-                           lambda f: np.savez(f, **arrays))
-    return diagnostics.flatten_statistics(stats)
-
-  def plot(self):
-    if jax.process_index():
-      return
-    by_epoch = {}
-    for path in sorted(self._dir.glob('theta_samples_*.npz')):
-      epoch = int(path.stem.rsplit('_', 1)[1])
-      with np.load(path, allow_pickle=False) as f:
-        layers = sorted({k.rsplit('|', 1)[0] for k in f.files})
-        by_epoch[epoch] = {l: (f[f'{l}|0'], f[f'{l}|1']) for l in layers}
-    if by_epoch:
-      diagnostics.plot_theta_histograms(
-          by_epoch, self._dir / 'theta_histograms.png')
-      diagnostics.plot_theta_vs_weight(
-          by_epoch[max(by_epoch)], self._dir / 'theta_vs_weight.png')
-
-
 # -- the experiment -------------------------------------------------------------
 
 
@@ -503,7 +257,7 @@ class _WorkdirConfig:
 
   def claim(self) -> None:
     if not self._path.exists():
-      results.write_json_atomic(self._path, self._current)
+      files.write_json_atomic(self._path, self._current)
 
 
 def _depth(run: Run) -> str:
@@ -541,7 +295,7 @@ def _check_checkpoints(config, runs: list[Run],
     run_dir = workdir / 'runs' / run.slug
     if not run_dir.is_dir():
       continue
-    ckpt = RunCheckpoints(run_dir)
+    ckpt = checkpoints.RunCheckpoints(run_dir)
     try:
       if ckpt.latest_epoch():
         # The state's shapes do not depend on the schedule's length.
@@ -584,7 +338,7 @@ def run_experiment(
 
   Raises:
     ValueError: for a bad config or a workdir holding another config.
-    CheckpointMismatchError: a ValueError, for a run whose checkpoint no
+    train.checkpoints.CheckpointMismatchError: a ValueError, for a run whose checkpoint no
       longer fits its model or optimizer (nothing is written then).
     train.data.DataError: when a dataset cannot be found or is corrupt.
   """
@@ -628,9 +382,11 @@ def run_experiment(
         augment=augment.random_crop_flip if config.augment else None,
         grad_fn_steps=extra_steps)
     run_dir = workdir / 'runs' / run.slug
-    ckpt = RunCheckpoints(run_dir)
-    theta = (ThetaDiagnostics(run_dir, run.optimizer, config.theta_every,
-                              epochs)
+    ckpt = checkpoints.RunCheckpoints(run_dir)
+    theta = (diagnostics.ThetaDiagnostics(
+                 run_dir, alpha=run.optimizer.alpha,
+                 weight_decay=run.optimizer.weight_decay,
+                 every=config.theta_every, epochs=epochs)
              if run.optimizer.name == 'adadecay' and config.theta_every
              else None)
     lr = optimizers.learning_rate(
@@ -706,5 +462,5 @@ def run_experiment(
       config=json.loads(config.to_json_best_effort()), runs=finished,
       data_source=data_source, machine=machine_description())
   table = results.format_table(written)
-  results.write_text_atomic(workdir / 'table.md', table + '\n')
+  files.write_text_atomic(workdir / 'table.md', table + '\n')
   return written

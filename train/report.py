@@ -50,9 +50,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import stats as scipy_stats
 
-from train import metrics
+from train import files
+from train import stats
 from train import paper
 from train import results as results_lib
 
@@ -254,7 +255,7 @@ def _delta_cell(results: Mapping[str, Any], label: str, group: Any) -> str:
     if (a['seeds'] != b['seeds'] or a['trials'] != b['trials']
         or a['epochs'] != b['epochs']):
       return 'n/a'
-    d = metrics.paired_difference(
+    d = stats.paired_difference(
         a['test_accuracy'], b['test_accuracy'], fraction=st.get('fraction', 0.1),
         confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
         trim=st.get('trim', 0.1))
@@ -362,13 +363,13 @@ def _alpha_key(name: str, variant: Mapping[str, Any]) -> tuple[str, float | None
 
 
 def _paired(results: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
-  """Paired difference run a - run b (metrics.PairedDifference as a dict), or
+  """Paired difference run a - run b (stats.PairedDifference as a dict), or
   None when they are not paired (other seeds or shapes)."""
   ra, rb = results['runs'][a], results['runs'][b]
   if ra['seeds'] != rb['seeds'] or (ra['trials'], ra['epochs']) != (rb['trials'], rb['epochs']):
     return None
   st = results.get('statistics', {})
-  return metrics.paired_difference(
+  return stats.paired_difference(
       ra['test_accuracy'], rb['test_accuracy'], fraction=st.get('fraction', 0.1),
       confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
       trim=st.get('trim', 0.1)).to_dict()
@@ -616,7 +617,7 @@ def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: An
     epochs = np.arange(1, acc.shape[1] + 1)
     lo, hi = np.percentile(acc, BAND_PERCENTILES, axis=0)
     name = f'{run.get("group")}: {label}' if several else label
-    (line,) = ax.plot(epochs, stats.trim_mean(acc, trim, axis=0), label=name, lw=1.5)
+    (line,) = ax.plot(epochs, scipy_stats.trim_mean(acc, trim, axis=0), label=name, lw=1.5)
     ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
   handles, names = ax.get_legend_handles_labels()
   handles.append(Patch(color='gray', alpha=0.3))
@@ -640,7 +641,7 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
   One line per run of ``group`` paired with the group's baseline run (same
   seeds): the mean over trials of the per-trial difference in test accuracy,
   and its bootstrap interval at each epoch
-  (`train.metrics.paired_difference_by_epoch`), in percentage points.
+  (`train.stats.paired_difference_by_epoch`), in percentage points.
 
   Args:
     results: A dict as returned by `train.results.load_results`.
@@ -668,7 +669,7 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
     if label == base or a['seeds'] != b['seeds'] or (a['trials'], a['epochs']) != (
         b['trials'], b['epochs']):
       continue
-    mean, low, high = metrics.paired_difference_by_epoch(
+    mean, low, high = stats.paired_difference_by_epoch(
         a['test_accuracy'], b['test_accuracy'], confidence=conf,
         seed=st.get('bootstrap_seed', 0))
     epochs = np.arange(1, mean.size + 1)
@@ -728,9 +729,9 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
         raise ValueError(f'{key} has non-numeric values {bad}')
       xs = sorted(by_value)
       sums = [results['runs'][by_value[x]]['summary'] for x in xs]
-      y = np.array([100 * metrics._none_to_nan(s_['ave']) for s_ in sums])
-      lo = np.array([100 * metrics._none_to_nan(s_['ci_low']) for s_ in sums])
-      hi = np.array([100 * metrics._none_to_nan(s_['ci_high']) for s_ in sums])
+      y = np.array([100 * stats.none_to_nan(s_['ave']) for s_ in sums])
+      lo = np.array([100 * stats.none_to_nan(s_['ci_low']) for s_ in sums])
+      hi = np.array([100 * stats.none_to_nan(s_['ci_high']) for s_ in sums])
       # No bar where there is no interval (too few trials).
       yerr = np.nan_to_num(np.stack([y - lo, hi - y]), nan=0.0)
       ax.errorbar(xs, y, yerr=yerr, marker='o', capsize=3, label=prefix + s)
@@ -739,7 +740,7 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
     for label, run in results['runs'].items():
       name, variant = run_variant(label, run)
       if run.get('group') == g and name == baseline and not variant:
-        ax.axhline(100 * metrics._none_to_nan(run['summary']['ave']), ls='--', color='gray',
+        ax.axhline(100 * stats.none_to_nan(run['summary']['ave']), ls='--', color='gray',
                    lw=1, label=f'{prefix}{label} (no {key} given)')
         labels_all.append(label)
   if not xs_all:
@@ -767,13 +768,6 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
   ax.legend(fontsize='small')
   ax.grid(alpha=0.3)
   return ax
-
-
-def _save_png_atomic(fig: Any, path: pathlib.Path) -> None:
-  """Renders to a temporary file in the same folder, then renames it."""
-  # bbox_inches='tight' keeps outside legends.
-  results_lib.write_atomic(path, lambda f: fig.savefig(
-      f, format='png', dpi=120, bbox_inches='tight'))
 
 
 # ----------------------------------------------------------------------------
@@ -863,7 +857,7 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     plot_accuracy_vs_epoch(res, fig.subplots(), group=group)
     fig.tight_layout()
     path = out / f'{unique("accuracy_vs_epoch_" + slug)}.png'
-    _save_png_atomic(fig, path)
+    files.save_figure(fig, path)
     written.append(path)
     try:
       fig = Figure(figsize=(7.5, 5))
@@ -872,7 +866,7 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
       continue  # no baseline in this group, or nothing paired with it
     fig.tight_layout()
     path = out / f'{unique("difference_vs_epoch_" + slug)}.png'
-    _save_png_atomic(fig, path)
+    files.save_figure(fig, path)
     written.append(path)
 
   for key in keys:
@@ -887,7 +881,7 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     fig.tight_layout()
     stem = _FIGURE_STEMS.get(key, f'accuracy_vs_{_slug(key)}')
     path = out / f'{unique(stem)}.png'
-    _save_png_atomic(fig, path)
+    files.save_figure(fig, path)
     written.append(path)
 
   if len(loaded) > 1:
@@ -901,7 +895,7 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
         **{k: st[k] for k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')})
     written += [out / results_lib.RESULTS_JSON, out / results_lib.ACCURACY_CSV]
   tables = out / TABLES_MD
-  results_lib.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')
+  files.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')
   return [tables] + written
 
 

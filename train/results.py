@@ -24,9 +24,9 @@ null so the file is strict JSON)::
         "variant": {str: float},  # hyper-parameters this run varies, e.g. {"alpha": 8.0}
         "trials": int, "epochs": int,
         "seeds": [int, ...],                       # length trials
-        "summary": {...},                          # metrics.Summary.to_dict()
+        "summary": {...},                          # stats.Summary.to_dict()
         "vs_baseline": null                        # the baseline itself / none
-                     | {"baseline_run": str, ...metrics.PairedDifference.to_dict()}
+                     | {"baseline_run": str, ...stats.PairedDifference.to_dict()}
                      | {"baseline_run": str, "skipped": str},   # not pairable
         "test_accuracy": [[float, ...], ...],      # (trials, epochs), in [0, 1]
         "train_loss": [[float | null, ...], ...]   # (trials, epochs)
@@ -40,7 +40,7 @@ epoch; trials are numbered from 0 (the row index in results.json), epochs
 from 1 (epoch 1 = after the first pass over the data); accuracies are
 fractions in [0, 1].
 
-Both files are replaced atomically (`write_text_atomic`). They are two
+Both files are replaced atomically (`train.files.write_text_atomic`). They are two
 separate replacements: a crash between them leaves a new ``accuracy.csv``
 next to the previous ``results.json`` (the JSON is written last and is the
 complete record).
@@ -56,14 +56,14 @@ import math
 import os
 import pathlib
 import re
-import secrets
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from train import metrics
+from train import files
+from train import stats
 
 __all__ = [
     'SCHEMA_VERSION',
@@ -73,9 +73,7 @@ __all__ = [
     'delta_text',
     'format_table',
     'load_results',
-    'write_json_atomic',
     'write_results',
-    'write_text_atomic',
 ]
 
 SCHEMA_VERSION = 1
@@ -83,137 +81,6 @@ RESULTS_JSON = 'results.json'
 ACCURACY_CSV = 'accuracy.csv'
 CSV_HEADER = ('run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss')
 _RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant')
-
-
-# ----------------------------------------------------------------------------
-# Atomic writes.
-
-
-def _fsync_dir(directory: pathlib.Path) -> None:
-  """Makes the rename itself durable (POSIX); a no-op where unsupported."""
-  if os.name == 'nt':
-    return
-  try:
-    fd = os.open(directory, os.O_RDONLY)
-  except OSError:
-    return
-  try:
-    os.fsync(fd)
-  except OSError:
-    pass
-  finally:
-    os.close(fd)
-
-
-def write_atomic(path: str | os.PathLike[str],
-                 write: Callable[[BinaryIO], Any]) -> None:
-  """Writes a file so that readers see the old or the new content, never half.
-
-  ``write(f)`` fills a uniquely named temporary file in the same directory
-  (``os.replace`` is atomic only within one file system), which is flushed,
-  fsync'ed and renamed over ``path``. On any error the temporary file is
-  removed and an existing ``path`` is left untouched.
-
-  Args:
-    path: Destination file; its directory must exist.
-    write: Called with the temporary file, opened for binary writing.
-  """
-  path = pathlib.Path(path)
-  tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
-  # O_EXCL: never clobber another writer's temp file; mode 0o666 & ~umask
-  # gives the same permissions as a plain open().
-  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
-               0o666)
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      write(f)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.unlink(tmp)
-    except FileNotFoundError:
-      pass
-    raise
-  _fsync_dir(path.parent)
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-  """Writes UTF-8 ``text`` to ``path`` atomically (see `write_atomic`)."""
-  data = text.encode('utf-8')
-  write_atomic(path, lambda f: f.write(data))
-
-
-def _plain(obj: Any) -> Any:
-  """Converts numpy values, paths, tuples and config objects to JSON types."""
-  if isinstance(obj, np.ndarray):
-    return obj.tolist()
-  if isinstance(obj, np.generic):
-    return obj.item()
-  if isinstance(obj, pathlib.PurePath):
-    return str(obj)
-  if isinstance(obj, (dict, list, str, int, float, bool)) or obj is None:
-    return obj
-  if isinstance(obj, Mapping):
-    return dict(obj)
-  if isinstance(obj, tuple):
-    return list(obj)
-  if callable(getattr(obj, 'to_dict', None)):  # ml_collections.ConfigDict, Summary
-    return obj.to_dict()
-  raise TypeError(f'Object of type {type(obj).__name__} is not JSON serializable')
-
-
-def _is_scalar(x: Any) -> bool:
-  return x is None or isinstance(x, (bool, int, float, str))
-
-
-def _dumps(obj: Any, level: int = 0, indent: int = 2) -> str:
-  """Indented JSON, but lists of scalars on one line (one trial per line).
-
-  Plain ``json.dumps(indent=...)`` would put each of the trials x epochs
-  accuracies on its own line.
-  """
-  obj = _plain(obj)
-  pad, inner = ' ' * (indent * level), ' ' * (indent * (level + 1))
-  if isinstance(obj, dict):
-    if not obj:
-      return '{}'
-    items = []
-    for k, v in obj.items():
-      if not isinstance(k, str):
-        if isinstance(k, (bool, int, float)) or k is None:
-          k = json.dumps(k)  # json.dumps' own key coercion (True -> "true")
-        else:
-          raise TypeError(f'keys must be str, int, float, bool or None, not {type(k).__name__}')
-      items.append(f'{inner}{json.dumps(k)}: {_dumps(v, level + 1, indent)}')
-    return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-  if isinstance(obj, list):
-    elems = [_plain(v) for v in obj]
-    if all(_is_scalar(v) for v in elems):
-      return json.dumps(elems, allow_nan=False)
-    return ('[\n' + ',\n'.join(inner + _dumps(v, level + 1, indent) for v in elems) + '\n'
-            + pad + ']')
-  return json.dumps(obj, allow_nan=False)
-
-
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-  """Serialises ``obj`` as strict JSON and writes it with `write_text_atomic`.
-
-  Serialisation happens completely before the file is touched, so an
-  unserialisable object (or a NaN, which strict JSON lacks) raises and leaves
-  an existing file intact. numpy arrays and scalars, paths, tuples and
-  objects with a ``to_dict()`` method are converted.
-
-  Args:
-    path: Destination file; its directory must exist.
-    obj: JSON-compatible data.
-
-  Raises:
-    TypeError: For an unserialisable object.
-    ValueError: For NaN or infinite floats.
-  """
-  write_text_atomic(path, _dumps(obj) + '\n')
 
 
 # ----------------------------------------------------------------------------
@@ -251,7 +118,7 @@ def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int],
   if unknown:
     # Do not lose a finished experiment over an extra key; say it is dropped.
     warnings.warn(f'runs[{label!r}]: ignoring keys {unknown} (not stored)', stacklevel=3)
-  acc = metrics.validate_accuracy(run['test_accuracy'], f"runs[{label!r}]['test_accuracy']")
+  acc = stats.validate_accuracy(run['test_accuracy'], f"runs[{label!r}]['test_accuracy']")
   loss = np.asarray(run['train_loss'], dtype=np.float64)
   if loss.shape != acc.shape:
     raise ValueError(f"runs[{label!r}]['train_loss'] has shape {loss.shape}, "
@@ -325,7 +192,7 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
   results = _build(checked, runs, experiment=experiment, config=config,
                    data_source=data_source, machine=machine, fraction=fraction, trim=trim,
                    confidence=confidence, bootstrap_seed=bootstrap_seed, baseline=baseline)
-  text = _dumps(results) + '\n'  # serialise first: a bad config fails before any write
+  text = files.dumps(results) + '\n'  # serialise first: a bad config fails before any write
 
   buf = io.StringIO()
   writer = csv.writer(buf, lineterminator='\n')
@@ -339,8 +206,8 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
 
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  write_text_atomic(workdir / ACCURACY_CSV, buf.getvalue())
-  write_text_atomic(workdir / RESULTS_JSON, text)
+  files.write_text_atomic(workdir / ACCURACY_CSV, buf.getvalue())
+  files.write_text_atomic(workdir / RESULTS_JSON, text)
   return json.loads(text)
 
 
@@ -354,7 +221,7 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
 
   out_runs: dict[str, Any] = {}
   for label, (acc, loss, seeds, group) in checked.items():
-    summary = metrics.summarize(acc, fraction=fraction, trim=trim, confidence=confidence,
+    summary = stats.summarize(acc, fraction=fraction, trim=trim, confidence=confidence,
                                 seed=bootstrap_seed)
     base = base_of[group]
     vs: dict[str, Any] | None = None
@@ -366,7 +233,7 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
       elif b_seeds != seeds:
         vs = {'baseline_run': base, 'skipped': 'seeds differ from the baseline run'}
       else:
-        diff = metrics.paired_difference(acc, b_acc, fraction=fraction, trim=trim,
+        diff = stats.paired_difference(acc, b_acc, fraction=fraction, trim=trim,
                                          confidence=confidence, seed=bootstrap_seed)
         vs = {'baseline_run': base, **diff.to_dict()}
     out_runs[label] = {
@@ -391,17 +258,17 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
       'machine': machine,
       'created': created or datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec='seconds'),
-      'config': _plain(config),
+      'config': files.plain(config),
       'trials': trials.pop() if len(trials) == 1 else None,
       'epochs': epochs.pop() if len(epochs) == 1 else None,
       'statistics': {
           'fraction': fraction, 'trim': trim, 'confidence': confidence,
-          'bootstrap_seed': bootstrap_seed, 'n_resamples': metrics.N_RESAMPLES,
+          'bootstrap_seed': bootstrap_seed, 'n_resamples': stats.N_RESAMPLES,
           'ci_method': 'BCa', 'baseline': baseline,
       },
       'runs': out_runs,
   }
-  return json.loads(_dumps(results))  # plain JSON values, as load_results gives
+  return json.loads(files.dumps(results))  # plain JSON values, as load_results gives
 
 
 def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ bootstrap confidence interval of "ave", and the paired difference between two
 optimizers whose trial i used the same seed.
 
 All accuracies are fractions in [0, 1]; conversion to percent happens only
-when tables are printed (``train/results.py``).
+when tables are printed (``train/report.py``).
 
 Bootstrap choice: ``scipy.stats.bootstrap`` with ``method='BCa'``. Test
 accuracies near the ceiling are skewed (bounded above, with occasional poor
@@ -40,7 +40,7 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
-from scipy import stats
+from scipy import stats as scipy_stats
 
 __all__ = [
     'MIN_TRIALS_FOR_CI',
@@ -49,6 +49,8 @@ __all__ = [
     'Summary',
     'last_epochs_count',
     'last_fraction_mean',
+    'nan_to_none',
+    'none_to_nan',
     'paired_difference',
     'summarize',
     'validate_accuracy',
@@ -66,15 +68,16 @@ CONSTANT_ATOL = 1e-12
 
 # scipy >= 1.15 takes `rng`; older versions (pyproject allows >= 1.11) take
 # `random_state`.
-_RNG_KW = 'rng' if 'rng' in inspect.signature(stats.bootstrap).parameters else 'random_state'
+_RNG_KW = 'rng' if 'rng' in inspect.signature(scipy_stats.bootstrap).parameters else 'random_state'
 
 
-def _nan_to_none(x: float) -> float | None:
+def nan_to_none(x: float) -> float | None:
   """Strict JSON has no NaN; results files store missing numbers as null."""
   return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
-def _none_to_nan(x: Any) -> float:
+def none_to_nan(x: Any) -> float:
+  """The inverse of `nan_to_none`: a results file's null read back as NaN."""
   return math.nan if x is None else float(x)
 
 
@@ -86,14 +89,14 @@ class _JsonRecord:
   def to_dict(self) -> dict[str, Any]:
     """Returns a strict-JSON-serialisable dict (NaN becomes None)."""
     d = dataclasses.asdict(self)
-    return {k: _nan_to_none(v) for k, v in d.items()}
+    return {k: nan_to_none(v) for k, v in d.items()}
 
   @classmethod
   def from_dict(cls, d: dict[str, Any]):
     """Inverse of `to_dict` (None becomes NaN)."""
     kw = dict(d)
     for k in cls._NULLABLE:
-      kw[k] = _none_to_nan(kw[k])
+      kw[k] = none_to_nan(kw[k])
     return cls(**kw)
 
 
@@ -265,16 +268,16 @@ def _bootstrap_ci(x: np.ndarray, statistic: Callable[..., np.ndarray], point: fl
   with warnings.catch_warnings():
     # Degenerate BCa is handled below by falling back to percentile.
     warnings.simplefilter('ignore', RuntimeWarning)
-    warnings.simplefilter('ignore', getattr(stats, 'DegenerateDataWarning', RuntimeWarning))
-    res = stats.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, vectorized=True,
-                          confidence_level=confidence, method='BCa', **kw)
+    warnings.simplefilter('ignore', getattr(scipy_stats, 'DegenerateDataWarning', RuntimeWarning))
+    res = scipy_stats.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, vectorized=True,
+                                confidence_level=confidence, method='BCa', **kw)
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isfinite(low) and math.isfinite(high):
       return low, high, 'BCa'
     # Reuse the BCa resamples; no extra randomness, so still reproducible.
-    res = stats.bootstrap((x,), statistic, n_resamples=0, vectorized=True,
-                          confidence_level=confidence, method='percentile',
-                          bootstrap_result=res, **kw)
+    res = scipy_stats.bootstrap((x,), statistic, n_resamples=0, vectorized=True,
+                                confidence_level=confidence, method='percentile',
+                                bootstrap_result=res, **kw)
   return float(res.confidence_interval.low), float(res.confidence_interval.high), 'percentile'
 
 
@@ -299,10 +302,10 @@ def summarize(acc: np.ndarray, fraction: float = 0.1, trim: float = 0.1,
   per_ave = last_fraction_mean(a, fraction)
   per_max = a.max(axis=1)
   n = a.shape[0]
-  ave = float(stats.trim_mean(per_ave, trim))
+  ave = float(scipy_stats.trim_mean(per_ave, trim))
   std = float(np.std(per_ave, ddof=1)) if n > 1 else math.nan
   low, high, method = _bootstrap_ci(
-      per_ave, lambda x, axis: stats.trim_mean(x, trim, axis=axis), ave, confidence, seed)
+      per_ave, lambda x, axis: scipy_stats.trim_mean(x, trim, axis=axis), ave, confidence, seed)
   return Summary(
       ave=ave, max=float(per_max.max()), std=std, ci_low=low, ci_high=high,
       trials=n, epochs=a.shape[1], per_trial_ave=[float(v) for v in per_ave],
@@ -348,7 +351,7 @@ def paired_difference(acc_a: np.ndarray, acc_b: np.ndarray, fraction: float = 0.
   low, high, method = _bootstrap_ci(d, lambda x, axis: np.mean(x, axis=axis), mean,
                                     confidence, seed)
   return PairedDifference(
-      mean=mean, trimmed_mean=float(stats.trim_mean(d, trim)), ci_low=low, ci_high=high,
+      mean=mean, trimmed_mean=float(scipy_stats.trim_mean(d, trim)), ci_low=low, ci_high=high,
       trials=a.shape[0], per_trial=[float(v) for v in d], fraction=float(fraction),
       last_epochs=last_epochs_count(a.shape[1], fraction), trim=float(trim),
       confidence=float(confidence), ci_method=method)
@@ -391,16 +394,16 @@ def paired_difference_by_epoch(acc_a: np.ndarray, acc_b: np.ndarray, confidence:
   kw = {_RNG_KW: np.random.default_rng(seed)}
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
-    warnings.simplefilter('ignore', getattr(stats, 'DegenerateDataWarning', RuntimeWarning))
-    res = stats.bootstrap((d,), np.mean, axis=0, n_resamples=N_RESAMPLES, vectorized=True,
-                          confidence_level=confidence, method='BCa', **kw)
+    warnings.simplefilter('ignore', getattr(scipy_stats, 'DegenerateDataWarning', RuntimeWarning))
+    res = scipy_stats.bootstrap((d,), np.mean, axis=0, n_resamples=N_RESAMPLES, vectorized=True,
+                                confidence_level=confidence, method='BCa', **kw)
     low = np.asarray(res.confidence_interval.low, dtype=np.float64)
     high = np.asarray(res.confidence_interval.high, dtype=np.float64)
     bad = ~(np.isfinite(low) & np.isfinite(high))
     if bad.any():
-      pct = stats.bootstrap((d,), np.mean, axis=0, n_resamples=0, vectorized=True,
-                            confidence_level=confidence, method='percentile',
-                            bootstrap_result=res, **kw)
+      pct = scipy_stats.bootstrap((d,), np.mean, axis=0, n_resamples=0, vectorized=True,
+                                  confidence_level=confidence, method='percentile',
+                                  bootstrap_result=res, **kw)
       low = np.where(bad, pct.confidence_interval.low, low)
       high = np.where(bad, pct.confidence_interval.high, high)
   constant = np.ptp(d, axis=0) <= CONSTANT_ATOL

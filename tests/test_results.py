@@ -1,0 +1,163 @@
+"""Tests of train/results.py: the results file, its schema and its table."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from train import results
+from train import stats
+
+
+def _realistic_acc(trials=20, epochs=30, seed=1):
+  rng = np.random.default_rng(seed)
+  curve = 0.99 - 0.2 * np.exp(-np.arange(epochs) / 5.0)
+  noise = 0.002 * rng.standard_normal((trials, epochs))
+  return np.clip(curve + noise, 0.0, 1.0)
+
+
+def _runs():
+  sgd = _realistic_acc(trials=4, epochs=10, seed=1)
+  ada = np.clip(sgd + 0.003, 0, 1)
+  other = _realistic_acc(trials=3, epochs=10, seed=5)
+  loss = lambda a: 1.0 - a
+  return {
+      'nn2/mnist/sgd': {'test_accuracy': sgd, 'train_loss': loss(sgd), 'seeds': [0, 1, 2, 3],
+                        'group': 'nn2 / mnist'},
+      'nn2/mnist/adadecay': {'test_accuracy': ada, 'train_loss': loss(ada),
+                             'seeds': [0, 1, 2, 3], 'group': 'nn2 / mnist'},
+      'nn2/mnist/reseeded': {'test_accuracy': ada, 'train_loss': loss(ada),
+                             'seeds': [9, 1, 2, 3], 'group': 'nn2 / mnist'},
+      'nn4/cifar10/adadecay': {'test_accuracy': other, 'train_loss': loss(other),
+                               'seeds': [0, 1, 2], 'group': 'nn4 / cifar10'},
+  }
+
+
+class TestResults:
+
+  def test_round_trip_and_pairing(self, tmp_path):
+    runs = _runs()
+    written = results.write_results(tmp_path, experiment='exp', config={'lr': np.float32(0.1),
+                                                                       'sizes': (1, 2)},
+                                    runs=runs, data_source='synthetic', machine='cpu')
+    loaded = results.load_results(tmp_path)
+    assert loaded == written
+    assert sorted(os.listdir(tmp_path)) == ['accuracy.csv', 'results.json']
+    assert list(loaded['runs']) == list(runs)  # column order kept
+    assert loaded['config'] == {'lr': pytest.approx(0.1), 'sizes': [1, 2]}
+    assert loaded['trials'] is None and loaded['epochs'] == 10  # 4 vs 3 trials
+    r = loaded['runs']
+    # The file alone suffices: raw data are exact and the numbers recompute.
+    for label, run in runs.items():
+      np.testing.assert_array_equal(np.array(r[label]['test_accuracy']), run['test_accuracy'])
+      assert r[label]['summary'] == stats.summarize(np.array(r[label]['test_accuracy'])).to_dict()
+    assert r['nn2/mnist/sgd']['vs_baseline'] is None
+    vs = r['nn2/mnist/adadecay']['vs_baseline']
+    assert vs['baseline_run'] == 'nn2/mnist/sgd'
+    assert vs['mean'] == pytest.approx(0.003, abs=1e-9)
+    assert 'seeds differ' in r['nn2/mnist/reseeded']['vs_baseline']['skipped']
+    assert r['nn4/cifar10/adadecay']['vs_baseline'] is None  # no sgd in that group
+    assert r['nn4/cifar10/adadecay']['summary']['ci_method'] == 'BCa'
+
+  def test_csv(self, tmp_path):
+    runs = _runs()
+    results.write_results(tmp_path, experiment='exp', config={}, runs=runs,
+                          data_source='synthetic')
+    with open(tmp_path / 'accuracy.csv', newline='') as f:
+      rows = list(csv.reader(f))
+    assert rows[0] == ['run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss']
+    body = rows[1:]
+    for label, run in runs.items():
+      mine = [row for row in body if row[0] == label]
+      assert len(mine) == run['test_accuracy'].size  # trials x epochs
+    # Epochs numbered from 1, trials from 0; values exact.
+    first = body[0]
+    assert first[:4] == ['nn2/mnist/sgd', '0', '0', '1']
+    assert float(first[4]) == runs['nn2/mnist/sgd']['test_accuracy'][0, 0]
+    reseeded = [row for row in body if row[0] == 'nn2/mnist/reseeded']
+    assert reseeded[-1][1:4] == ['3', '3', '10']
+
+  def test_single_trial_and_nan_loss(self, tmp_path):
+    acc = _realistic_acc(trials=1, epochs=5)
+    loss = np.array([[1.0, np.nan, np.inf, 0.5, 0.4]])
+    results.write_results(tmp_path, experiment='one', config={}, data_source='synthetic',
+                          runs={'sgd': {'test_accuracy': acc, 'train_loss': loss, 'seeds': [7]},
+                                'adadecay': {'test_accuracy': acc, 'train_loss': loss,
+                                             'seeds': [7]}})
+    text = (tmp_path / 'results.json').read_text()
+
+    def reject(c):
+      raise AssertionError(f'non-strict JSON constant {c}')
+
+    loaded = json.loads(text, parse_constant=reject)
+    assert loaded['runs']['sgd']['train_loss'] == [[1.0, None, None, 0.5, 0.4]]
+    assert loaded['runs']['sgd']['summary']['std'] is None
+    assert loaded['runs']['adadecay']['vs_baseline']['mean'] == 0.0
+    table = results.format_table(loaded)
+    assert 'n/a' in table and '+0.00 [n/a]' in table
+
+  def test_bad_runs(self, tmp_path):
+    runs = _runs()
+    runs['nn2/mnist/sgd']['seeds'] = [0, 1]
+    with pytest.raises(ValueError, match='seeds'):
+      results.write_results(tmp_path, experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+    runs = _runs()
+    runs['nn2/mnist/sgd']['test_accuracy'] = runs['nn2/mnist/sgd']['test_accuracy'] * 100
+    with pytest.raises(ValueError, match=r"runs\['nn2/mnist/sgd'\]\['test_accuracy'\]"):
+      results.write_results(tmp_path, experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+    assert os.listdir(tmp_path) == []  # validation precedes any write
+
+  def test_extra_keys_warn_and_ambiguous_baseline(self, tmp_path):
+    runs = _runs()
+    runs['nn2/mnist/sgd']['wall_time'] = 1.0
+    with pytest.warns(UserWarning, match='wall_time'):
+      r = results.write_results(tmp_path, experiment='e', config={}, runs=runs,
+                                data_source='synthetic')
+    assert 'wall_time' not in r['runs']['nn2/mnist/sgd']
+    runs = _runs()
+    runs['x/sgd'] = dict(runs['nn2/mnist/sgd'])  # a second '.../sgd' in group nn2 / mnist
+    with pytest.raises(ValueError, match='ambiguous baseline'):
+      results.write_results(tmp_path / 'b', experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+
+
+def test_format_table_hand_made():
+  summary = lambda ave, mx, std: {'ave': ave, 'max': mx, 'std': std, 'trials': 50, 'epochs': 100}
+  res = {
+      'experiment': 'table1',
+      'data_source': 'synthetic',
+      'config': {},
+      'statistics': {'fraction': 0.1, 'trim': 0.1, 'confidence': 0.95, 'baseline': 'sgd'},
+      'runs': {
+          'sgd': {'group': 'nn2 / fashion_mnist', 'trials': 50, 'epochs': 100,
+                  'summary': summary(0.98533, 0.9871, 0.0005), 'vs_baseline': None},
+          'adadecay': {'group': 'nn2 / fashion_mnist', 'trials': 50, 'epochs': 100,
+                       'summary': summary(0.98653, 0.9902, 0.0004),
+                       'vs_baseline': {'baseline_run': 'sgd', 'mean': 0.0012,
+                                       'ci_low': 0.0003, 'ci_high': 0.0021}},
+          'adadecay(alpha=8)': {'group': 'nn2 / fashion_mnist', 'trials': 50, 'epochs': 100,
+                                'summary': summary(0.98401, 0.9880, 0.0011),
+                                'vs_baseline': {'baseline_run': 'sgd', 'mean': -0.0013,
+                                                'ci_low': -0.0025, 'ci_high': -0.0001}},
+          'nn4|adadecay': {'group': 'nn4 / cifar10', 'trials': 50, 'epochs': 100,
+                           'summary': summary(0.7012, 0.7233, 0.004), 'vs_baseline': None},
+      },
+  }
+  table = results.format_table(res)
+  lines = table.splitlines()
+  assert ('### Model nn2, dataset fashion_mnist (data: synthetic; 50 trials × 100 epochs)'
+          in lines)
+  assert '| | sgd | adadecay | adadecay(alpha=8) |' in lines
+  assert '| ave | 98.53 | 98.65 | 98.40 |' in lines
+  assert '| max | 98.71 | 99.02 | 98.80 |' in lines
+  assert '| ± std | 0.05 | 0.04 | 0.11 |' in lines
+  assert '| Δ vs sgd |  | +0.12 [+0.03, +0.21] | -0.13 [-0.25, -0.01] |' in lines
+  # Second group: no sgd run -> blank delta; '|' in a label is escaped.
+  assert '### Model nn4, dataset cifar10 (data: synthetic; 50 trials × 100 epochs)' in lines
+  assert '| | nn4\\|adadecay |' in lines
+  assert '| ave | 70.12 |' in lines
+  assert '| Δ vs sgd |  |' in lines
