@@ -87,34 +87,6 @@ def _table_rows(md):
 
 
 # --------------------------------------------------------------------------
-# Labels and variants.
-
-
-@pytest.mark.parametrize('label, expected', [
-    ('sgd', ('sgd', {})),
-    ('adadecay(alpha=-1)', ('adadecay', {'alpha': -1})),
-    ('adadecay(alpha=8)', ('adadecay', {'alpha': 8})),
-    ('sgd(weight_decay=0.001)', ('sgd', {'weight_decay': 0.001})),
-    ('sgd(weight_decay=1e-3)', ('sgd', {'weight_decay': 0.001})),
-    ('adadecay(dropout_rate=0.0625)', ('adadecay', {'dropout_rate': 0.0625})),
-    ('adadecay(alpha=2, dropout_rate=0.5)', ('adadecay', {'alpha': 2, 'dropout_rate': 0.5})),
-    ('adadecay(schedule=cosine, nesterov=true)',
-     ('adadecay', {'schedule': 'cosine', 'nesterov': True})),
-    ('nn2/mnist/sgd(weight_decay=0.01)', ('sgd', {'weight_decay': 0.01})),
-    ('sgd (v2)', ('sgd (v2)', {})),  # not variant syntax: kept whole
-    ('sgd()', ('sgd', {})),
-])
-def test_parse_label(label, expected):
-  assert report.parse_label(label) == expected
-
-
-def test_variant_key_wins_over_label():
-  run = {'variant': {'dropout_rate': 0.125}}
-  assert report.run_variant('adadecay(dropout_rate=0.5)', run) == (
-      'adadecay', {'dropout_rate': 0.125})
-
-
-# --------------------------------------------------------------------------
 # Tables.
 
 
@@ -169,7 +141,7 @@ def test_weight_decay_sweep_table_in_order(wd_sweep):
 
 
 def test_sweep_from_variant_key(basic):
-  # write_results does not store 'variant' (yet); add it as a loader would.
+  # The variant is read from the run's field, whatever its label says.
   res = results.load_results(basic)
   res['runs']['sgd']['variant'] = {'dropout_rate': 0.25}
   res['runs']['adadecay']['variant'] = {'dropout_rate': 0.125}

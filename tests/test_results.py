@@ -161,3 +161,97 @@ def test_format_table_hand_made():
   assert '| | nn4\\|adadecay |' in lines
   assert '| ave | 70.12 |' in lines
   assert '| Δ vs sgd |  |' in lines
+
+
+# --------------------------------------------------------------------------
+# Runs as data (schema 2) and schema 1 files.
+
+
+@pytest.mark.parametrize('label, expected', [
+    ('sgd', ('sgd', {})),
+    ('adadecay(alpha=-1)', ('adadecay', {'alpha': -1})),
+    ('adadecay(alpha=8)', ('adadecay', {'alpha': 8})),
+    ('sgd(weight_decay=0.001)', ('sgd', {'weight_decay': 0.001})),
+    ('sgd(weight_decay=1e-3)', ('sgd', {'weight_decay': 0.001})),
+    ('adadecay(dropout_rate=0.0625)', ('adadecay', {'dropout_rate': 0.0625})),
+    ('adadecay(alpha=2, dropout_rate=0.5)', ('adadecay', {'alpha': 2, 'dropout_rate': 0.5})),
+    ('adadecay(schedule=cosine, nesterov=true)',
+     ('adadecay', {'schedule': 'cosine', 'nesterov': True})),
+    ('nn2/mnist/sgd(weight_decay=0.01)', ('sgd', {'weight_decay': 0.01})),
+    ('sgd (v2)', ('sgd (v2)', {})),  # not variant syntax: kept whole
+    ('sgd()', ('sgd', {})),
+])
+def test_label_fields(label, expected):
+  fields = results.label_fields(label, 'nn2 / mnist')
+  assert (fields['optimizer'], fields['variant']) == expected
+  assert (fields['model'], fields['dataset']) == ('nn2', 'mnist')
+  assert results.label_fields(label, None)['model'] is None
+
+
+def _acc_of(offset):
+  return np.array([[0.90 + 0.01 * i + offset] * 10 for i in range(4)])
+
+
+def _spec_run(offset, optimizer, variant=None, **extra):
+  acc = _acc_of(offset)
+  return {'test_accuracy': acc, 'train_loss': np.zeros_like(acc), 'seeds': [0, 1, 2, 3],
+          'group': 'nn2 / mnist', 'model': 'nn2', 'dataset': 'mnist',
+          'optimizer': optimizer, 'variant': variant or {}, **extra}
+
+
+def test_runs_are_identified_by_fields_not_labels(tmp_path):
+  # Labels that say nothing: the baseline is the run whose fields say sgd with
+  # the paper's settings, not the one labelled 'sgd'.
+  runs = {'constant decay': _spec_run(0.0, 'sgd'),
+          'sgd': _spec_run(0.002, 'sgd', {'weight_decay': 1e-3}),
+          'ours': _spec_run(0.005, 'adadecay', {'alpha': 8.0})}
+  r = results.write_results(tmp_path, experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+  assert r['schema_version'] == 2
+  assert r['runs']['constant decay']['vs_baseline'] is None
+  assert r['runs']['ours']['vs_baseline']['baseline_run'] == 'constant decay'
+  assert r['runs']['ours']['vs_baseline']['mean'] == pytest.approx(0.005)
+  assert r['runs']['sgd']['vs_baseline']['mean'] == pytest.approx(0.002)
+  ours = r['runs']['ours']
+  assert (ours['model'], ours['dataset'], ours['optimizer'], ours['variant']) == (
+      'nn2', 'mnist', 'adadecay', {'alpha': 8.0})
+  # A run's own variant wins over what its label would say.
+  runs = {'sgd': _spec_run(0.0, 'sgd'),
+          'adadecay(dropout_rate=0.5)': {k: v for k, v in _spec_run(0.0, '').items()
+                                         if k not in ('optimizer', 'model', 'dataset')}}
+  runs['adadecay(dropout_rate=0.5)']['variant'] = {'dropout_rate': 0.125}
+  r = results.write_results(tmp_path / 'b', experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+  run = r['runs']['adadecay(dropout_rate=0.5)']
+  assert (run['optimizer'], run['variant'], run['model']) == (
+      'adadecay', {'dropout_rate': 0.125}, 'nn2')
+
+
+def test_schema_1_files_still_load(tmp_path):
+  runs = {'sgd': _spec_run(0.0, 'sgd'), 'adadecay(alpha=8)': _spec_run(0.005, 'adadecay',
+                                                                      {'alpha': 8.0})}
+  r = results.write_results(tmp_path, experiment='e', config={}, runs=runs,
+                            data_source='synthetic')
+  # The same file as schema 1 wrote it: no model, dataset, optimizer.
+  old = json.loads((tmp_path / 'results.json').read_text())
+  old['schema_version'] = 1
+  for run in old['runs'].values():
+    for key in ('model', 'dataset', 'optimizer'):
+      del run[key]
+  old['runs']['sgd']['variant'] = {}
+  (tmp_path / 'results.json').write_text(json.dumps(old))
+  loaded = results.load_results(tmp_path)
+  assert loaded == r
+  old['schema_version'] = 3
+  (tmp_path / 'results.json').write_text(json.dumps(old))
+  with pytest.raises(ValueError, match='schema_version 3'):
+    results.load_results(tmp_path)
+
+
+def test_committed_schema_1_results_load():
+  import pathlib  # pylint: disable=g-import-not-at-top
+  workdir = pathlib.Path(__file__).resolve().parents[1] / 'results/runs/nn2-mnist-adadecay'
+  assert json.loads((workdir / 'results.json').read_text())['schema_version'] == 1
+  run = results.load_results(workdir)['runs']['adadecay']
+  assert (run['model'], run['dataset'], run['optimizer'], run['variant']) == (
+      'nn2', 'mnist', 'adadecay', {})

@@ -19,7 +19,7 @@ import pathlib
 import platform
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -42,14 +42,28 @@ REQUIRED_FIELDS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-  """One column of a paper table: a model, dataset, optimizer and dropout."""
+class RunSpec:
+  """One column of a paper table, as data: built once from the config.
+
+  Attributes:
+    model: a `train.models` registry name, e.g. 'nn2'.
+    dataset: a `train.data.DATASETS` name, e.g. 'fashion_mnist'.
+    depth: 'shallow' (28x28 models) or 'deep' (CIFAR-10 models), which picks
+      the adaptive optimizers' learning rate.
+    optimizer: the optimizer's name and hyper-parameters (the paper's where
+      the config sets none).
+    hyperparameters: those the config's string set, e.g. {'alpha': 8.0}.
+    dropout_rate: P of the 28x28 models (paper Fig. 2); 0 for none.
+    optimizer_label: the config's string, canonical (`optimizers.canonical_label`).
+  """
 
   model: str
   dataset: str
+  depth: str
   optimizer: optimizers.OptimizerSpec
-  optimizer_label: str
+  hyperparameters: Mapping[str, float] = dataclasses.field(hash=False)
   dropout_rate: float
+  optimizer_label: str
 
   @property
   def group(self) -> str:
@@ -57,6 +71,7 @@ class Run:
 
   @property
   def label(self) -> str:
+    """The column label: 'adadecay(alpha=8)', with ', dropout_rate=P' added."""
     if not self.dropout_rate:
       return self.optimizer_label
     name, _, rest = self.optimizer_label.partition('(')
@@ -69,12 +84,17 @@ class Run:
     return re.sub(r'[^A-Za-z0-9.=_-]+', '_', text).strip('_')
 
   def variant(self) -> dict[str, float]:
-    out = {k: getattr(self.optimizer, k)
-           for k in ('weight_decay', 'alpha', 'learning_rate')
-           if f'{k}=' in self.optimizer_label}
+    """The settings this run sets beyond the paper's: hyper-parameters, dropout."""
+    out = dict(self.hyperparameters)
     if self.dropout_rate:
       out['dropout_rate'] = self.dropout_rate
     return out
+
+  def fields(self) -> dict[str, Any]:
+    """What results.json stores of the spec (schema 2: `train.results`)."""
+    return {'model': self.model, 'dataset': self.dataset,
+            'optimizer': self.optimizer.name, 'group': self.group,
+            'variant': self.variant()}
 
 
 def _tuple(value) -> tuple:
@@ -83,7 +103,7 @@ def _tuple(value) -> tuple:
   return tuple(value)
 
 
-def validate(config: ml_collections.ConfigDict) -> list[Run]:
+def validate(config: ml_collections.ConfigDict) -> list[RunSpec]:
   """Checks the config and returns its runs, in table order.
 
   Raises:
@@ -111,6 +131,14 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
       raise ValueError(
           f'config.{field} must be an integer >= 0 (0: the whole split), got'
           f' {config[field]!r}.')
+  # Each optimizer string is parsed and built once (bad hyper-parameters
+  # fail here, before training).
+  parsed = []
+  for text in _tuple(config.optimizers):
+    name, hyperparameters = optimizers.parse_name(text)
+    spec = optimizers.OptimizerSpec(name, **hyperparameters)
+    optimizers.build(spec, total_steps=1, depth='shallow')
+    parsed.append((spec, hyperparameters, optimizers.canonical_label(text)))
   runs = []
   for dataset in _tuple(config.datasets):
     if dataset not in data_lib.DATASETS:
@@ -132,12 +160,9 @@ def validate(config: ml_collections.ConfigDict) -> list[Run]:
         if rate and shape != (28, 28, 1):
           raise ValueError(
               f'dropout is only defined for the 28x28 models, not {model!r}.')
-        for label in _tuple(config.optimizers):
-          spec = optimizers.parse(label)
-          # Build once now so bad hyper-parameters fail before training.
-          optimizers.build(spec, total_steps=1, depth='shallow')
-          runs.append(Run(model, dataset, spec, optimizers.canonical_label(
-              label), rate))
+        for spec, hyperparameters, label in parsed:
+          runs.append(RunSpec(model, dataset, _depth(model), spec,
+                              hyperparameters, rate, label))
   if not isinstance(config.get('half_precision', False), bool):
     raise TypeError(
         f'config.half_precision must be True or False (bfloat16 compute,'
@@ -260,12 +285,12 @@ class _WorkdirConfig:
       files.write_json_atomic(self._path, self._current)
 
 
-def _depth(run: Run) -> str:
-  return ('shallow' if models.input_shape(run.model) == (28, 28, 1)
+def _depth(model: str) -> str:
+  return ('shallow' if models.input_shape(model) == (28, 28, 1)
           else 'deep')
 
 
-def _factories(run: Run, total_steps: int, half_precision: bool = False):
+def _factories(run: RunSpec, total_steps: int, half_precision: bool = False):
   """The run's model and optimizer factories (see trainer.TrialsProgram)."""
   options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
   if half_precision:
@@ -276,12 +301,12 @@ def _factories(run: Run, total_steps: int, half_precision: bool = False):
 
   def optimizer_factory(key):
     return optimizers.build(run.optimizer, total_steps=total_steps,
-                            depth=_depth(run), key=key)
+                            depth=run.depth, key=key)
 
   return model_factory, optimizer_factory
 
 
-def _check_checkpoints(config, runs: list[Run],
+def _check_checkpoints(config, runs: list[RunSpec],
                        workdir: pathlib.Path) -> None:
   """Checks every run's checkpoint against its program, reading no array.
 
@@ -391,7 +416,7 @@ def run_experiment(
              else None)
     lr = optimizers.learning_rate(
         run.optimizer, total_steps=steps_per_epoch * epochs,
-        depth=_depth(run))
+        depth=run.depth)
     tb = tensorboard.make_logger(
         workdir / 'tensorboard' / run.slug
         if config.tensorboard and writer else None)
@@ -448,8 +473,7 @@ def run_experiment(
         'test_accuracy': history['test_accuracy'],
         'train_loss': history['train_loss'],
         'seeds': seeds,
-        'group': run.group,
-        'variant': run.variant(),
+        **run.fields(),
     }
   bar.close()
   if not writer:

@@ -29,10 +29,9 @@ Section IV of Nakamura & Hong (2019):
 
 from __future__ import annotations
 
+import ast
 import dataclasses
-import re
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import optax
@@ -211,50 +210,84 @@ def build(
 
 # Which optimizers read which OptimizerSpec fields (learning_rate: all).
 _USES_ALPHA = ('adadecay', 'randomized')
+_FIELDS = tuple(f.name for f in dataclasses.fields(OptimizerSpec) if f.name != 'name')
+_SYNTAX = 'name or name(field=number, ...)'
 
 
-def canonical_label(label: str) -> str:
-  """'adadecay( alpha = 8 )' -> 'adadecay(alpha=8)': no spaces but ', '."""
-  return re.sub(r'\s+', '', label).replace(',', ', ')
+def parse_name(text: str) -> tuple[str, dict[str, float]]:
+  """Parses a config's optimizer string into its name and hyper-parameters.
 
-
-def parse(label: str) -> OptimizerSpec:
-  """Parses 'adadecay' or 'adadecay(alpha=8, weight_decay=1e-3)'.
+  The string is a Python call expression read with `ast` (as big_vision's
+  ``registry.parse_name``): 'adadecay' or 'adadecay(alpha=8, weight_decay=1e-3)'
+  -> ('adadecay', {'alpha': 8.0, 'weight_decay': 0.001}). Only the fields
+  given are returned; the others keep the paper's values (`OptimizerSpec`).
 
   Raises:
-    ValueError: with the offending text, for an unknown optimizer or field,
-      a field given twice or one the optimizer does not use (``alpha`` outside
-      adadecay and randomized), a value that is not a number, or a negative
-      ``learning_rate`` or ``weight_decay``.
+    ValueError: with the offending text, for other syntax, an unknown
+      optimizer or field, a field given twice or one the optimizer does not
+      use (``alpha`` outside adadecay and randomized), a value that is not a
+      number, or a negative ``learning_rate`` or ``weight_decay``.
   """
-  label = label.strip()
-  name, _, rest = label.partition('(')
-  name = check_name(name.strip())
-  kwargs: dict[str, Any] = {}
-  if rest:
-    if not rest.endswith(')'):
-      raise ValueError(f'Bad optimizer spec {label!r}: missing ")".')
-    fields = {f.name for f in dataclasses.fields(OptimizerSpec)} - {'name'}
-    for item in filter(None, (s.strip() for s in rest[:-1].split(','))):
-      key, eq, value = item.partition('=')
-      key = key.strip()
-      if not eq or key not in fields:
-        raise ValueError(
-            f'Bad optimizer spec {label!r}: {item!r} is not one of'
-            f' {sorted(fields)}=<number>.')
-      if key in kwargs:
-        raise ValueError(f'Bad optimizer spec {label!r}: {key} given twice.')
-      if key == 'alpha' and name not in _USES_ALPHA:
-        raise ValueError(
-            f'Bad optimizer spec {label!r}: {name} has no alpha (only'
-            f' {", ".join(_USES_ALPHA)} do).')
+  bad = f'Bad optimizer spec {text!r}'
+  try:
+    node = ast.parse(text.strip(), mode='eval').body
+  except SyntaxError:
+    raise ValueError(f'{bad}: not {_SYNTAX}.') from None
+  if isinstance(node, ast.Name):
+    return check_name(node.id), {}
+  if (not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name)
+      or node.args):
+    raise ValueError(f'{bad}: not {_SYNTAX}.')
+  name = check_name(node.func.id)
+  kwargs: dict[str, float] = {}
+  for keyword in node.keywords:
+    key = keyword.arg
+    if key not in _FIELDS:
+      given = f'{key}={ast.unparse(keyword.value)}' if key else '**'
+      raise ValueError(
+          f'{bad}: {given!r} is not one of {sorted(_FIELDS)}=<number>.')
+    if key in kwargs:
+      raise ValueError(f'{bad}: {key} given twice.')
+    if key == 'alpha' and name not in _USES_ALPHA:
+      raise ValueError(
+          f'{bad}: {name} has no alpha (only {", ".join(_USES_ALPHA)} do).')
+    try:
+      value = ast.literal_eval(keyword.value)
+    except ValueError:
+      # 'nan' and 'inf' are names to Python: read as float() reads them, so
+      # the library's own check names what is wrong with them.
       try:
-        kwargs[key] = float(value)
+        value = float(ast.unparse(keyword.value))
       except ValueError:
-        raise ValueError(
-            f'Bad optimizer spec {label!r}: {key} needs a number, got'
-            f' {value.strip()!r}.') from None
-      if key in ('learning_rate', 'weight_decay') and not kwargs[key] >= 0:
-        raise ValueError(
-            f'Bad optimizer spec {label!r}: {key} must be >= 0.')
+        value = None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+      raise ValueError(
+          f'{bad}: {key} needs a number, got {ast.unparse(keyword.value)!r}.')
+    kwargs[key] = float(value)
+    if key in ('learning_rate', 'weight_decay') and not kwargs[key] >= 0:
+      raise ValueError(f'{bad}: {key} must be >= 0.')
+  return name, kwargs
+
+
+def parse(text: str) -> OptimizerSpec:
+  """The `OptimizerSpec` of a config's optimizer string (see `parse_name`)."""
+  name, kwargs = parse_name(text)
   return OptimizerSpec(name=name, **kwargs)
+
+
+def canonical_label(text: str) -> str:
+  """'adadecay( alpha = 8,weight_decay=1e-3 )' -> 'adadecay(alpha=8, weight_decay=1e-3)'.
+
+  The column label of a run: the config's text with its numbers as written,
+  without spaces but after commas.
+
+  Raises:
+    ValueError: as `parse_name`.
+  """
+  parse_name(text)  # validates
+  node = ast.parse(text.strip(), mode='eval').body
+  if isinstance(node, ast.Name):
+    return node.id
+  args = ', '.join(f'{k.arg}={ast.get_source_segment(text.strip(), k.value)}'
+                   for k in node.keywords)
+  return f'{node.func.id}({args})'

@@ -30,11 +30,10 @@ It writes into ``DIR`` (default: ``<first WORKDIR>/report``):
 
 Every file is replaced atomically.
 
-Variants: a run's variant is its ``variant`` mapping when results.json has
-one (e.g. ``{'alpha': 8.0}``), else it is parsed from the run label
-``name(key=value, ...)``, e.g. ``'adadecay(alpha=8)'`` -> ``('adadecay',
-{'alpha': 8})``. An optional group prefix (``'nn2/mnist/sgd'``) is dropped
-from the name.
+Runs are identified by their fields (results.json schema 2): ``model``,
+``dataset``, ``optimizer`` and ``variant`` (what the run sets beyond the
+paper, e.g. ``{'alpha': 8.0}``); labels are only printed. Schema 1 files
+are read through `train.results.load_results`, which derives the fields.
 """
 
 from __future__ import annotations
@@ -63,7 +62,6 @@ __all__ = [
     'main',
     'make_report',
     'paper_table',
-    'parse_label',
     'plot_accuracy_vs_epoch',
     'plot_difference_vs_epoch',
     'plot_sweep',
@@ -83,10 +81,6 @@ _FIGURE_STEMS = {'weight_decay': 'accuracy_vs_weight_decay', 'dropout_rate': 'ac
 # Selects all runs in the plotting functions (None is a valid group: no group).
 _ALL = object()
 
-_LABEL_RE = re.compile(r'^(?:[^()]*/)?\s*(?P<name>[^/()]+?)\s*(?:\((?P<args>[^()]*)\))?\s*$')
-_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.]*$')
-
-
 class ReportError(Exception):
   """A workdir or output folder that cannot be used (message names the path)."""
 
@@ -95,69 +89,9 @@ class ReportError(Exception):
 # Variants.
 
 
-def _parse_value(text: str) -> Any:
-  text = text.strip()
-  if len(text) >= 2 and text[0] == text[-1] and text[0] in '\'"':
-    return text[1:-1]
-  low = text.lower()
-  if low in ('true', 'false'):
-    return low == 'true'
-  if low == 'none':
-    return None
-  for kind in (int, float):
-    try:
-      return kind(text)
-    except ValueError:
-      pass
-  return text
-
-
-def parse_label(label: str) -> tuple[str, dict[str, Any]]:
-  """Splits a run label ``name(key=value, ...)`` into name and variant.
-
-  Numbers become int or float, 'true'/'false' bools, quoted or other text
-  str. A group prefix up to the last '/' before the parentheses is dropped.
-  A label that does not follow the syntax is its own name with no variant.
-
-  Args:
-    label: E.g. 'sgd', 'adadecay(alpha=-1)', 'sgd(weight_decay=1e-3)'.
-
-  Returns:
-    (name, variant), e.g. ('adadecay', {'alpha': -1}).
-  """
-  m = _LABEL_RE.match(label)
-  if m is None:
-    return label, {}
-  name, args = m.group('name'), m.group('args')
-  if args is None or not args.strip():
-    return name, {}
-  variant = {}
-  for part in args.split(','):
-    key, sep, value = part.partition('=')
-    key = key.strip()
-    if not sep or not _KEY_RE.match(key):
-      return label, {}  # e.g. 'sgd (v2)': not variant syntax
-    variant[key] = _parse_value(value)
-  return name, variant
-
-
-def run_variant(label: str, run: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-  """The optimizer name and variant of one run of results.json.
-
-  The run's own ``optimizer`` and (non-empty) ``variant`` entries win over
-  the label.
-
-  Args:
-    label: The run label (key of ``results['runs']``).
-    run: ``results['runs'][label]``.
-
-  Returns:
-    (name, variant).
-  """
-  name, variant = parse_label(label)
-  if isinstance(run.get('variant'), Mapping) and run['variant']:
-    variant = dict(run['variant'])
-  return name, variant
+def run_variant(run: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+  """(optimizer name, variant) of one run of results.json (schema 2 fields)."""
+  return run['optimizer'], dict(run.get('variant') or {})
 
 
 def _is_number(v: Any) -> bool:
@@ -182,8 +116,8 @@ def swept_keys(results: Mapping[str, Any]) -> list[str]:
     Keys in first-seen order.
   """
   seen: dict[str, list[Any]] = {}
-  for label, run in results['runs'].items():
-    for k, v in run_variant(label, run)[1].items():
+  for run in results['runs'].values():
+    for k, v in run_variant(run)[1].items():
       seen.setdefault(k, [])
       if v not in seen[k]:
         seen[k].append(v)
@@ -207,7 +141,7 @@ def _sweep_series(results: Mapping[str, Any], key: str,
   for label, run in results['runs'].items():
     if run.get('group') != group:
       continue
-    name, variant = run_variant(label, run)
+    name, variant = run_variant(run)
     if key not in variant:
       continue
     s = _series_name(name, variant, key)
@@ -245,11 +179,11 @@ def _delta_cell(results: Mapping[str, Any], label: str, group: Any) -> str:
   runs = results['runs']
   st = results.get('statistics', {})
   baseline = st.get('baseline', 'sgd')
-  name, variant = run_variant(label, runs[label])
+  name, variant = run_variant(runs[label])
   if name == baseline:
     return ''
   match = [l for l, r in runs.items()
-           if r.get('group') == group and l != label and run_variant(l, r) == (baseline, variant)]
+           if r.get('group') == group and l != label and run_variant(r) == (baseline, variant)]
   if match:
     a, b = runs[label], runs[match[0]]
     if (a['seeds'] != b['seeds'] or a['trials'] != b['trials']
@@ -336,21 +270,9 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
 _ALPHA_DEFAULTS = {'adadecay': paper.DEFAULT_ALPHA, 'randomized': paper.DEFAULT_ALPHA}
 
 
-def run_identity(label: str, run: Mapping[str, Any]) -> tuple[str | None, str | None, str,
-                                                             dict[str, Any]]:
-  """(model, dataset, optimizer name, variant) of one run of results.json.
-
-  Model and dataset come from the run's group ('nn2 / fashion_mnist'); they
-  are None for a run without such a group.
-  """
-  group = run.get('group')
-  model = dataset = None
-  if isinstance(group, str):
-    parts = [p.strip() for p in group.split('/')]
-    if len(parts) == 2 and all(parts):
-      model, dataset = parts
-  name, variant = run_variant(results_lib.run_name(label, group), run)
-  return model, dataset, name, variant
+def run_identity(run: Mapping[str, Any]) -> tuple[str | None, str | None, str, dict[str, Any]]:
+  """(model, dataset, optimizer name, variant) of one run of results.json."""
+  return (run.get('model'), run.get('dataset'), *run_variant(run))
 
 
 def _alpha_key(name: str, variant: Mapping[str, Any]) -> tuple[str, float | None] | None:
@@ -406,7 +328,7 @@ def _verdict(vs: Mapping[str, Any] | None) -> str:
 
 def _group_runs(results: Mapping[str, Any], group: Any) -> dict[str, tuple]:
   """label -> (model, dataset, name, variant) for the runs of one group."""
-  return {l: run_identity(l, r) for l, r in results['runs'].items() if r.get('group') == group}
+  return {l: run_identity(r) for l, r in results['runs'].items() if r.get('group') == group}
 
 
 def paper_table(results: Mapping[str, Any]) -> str:
@@ -660,7 +582,7 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
   baseline = st.get('baseline', 'sgd')
   conf = st.get('confidence', 0.95)
   runs = results['runs']
-  base = next((l for l in labels if run_identity(l, runs[l])[2:] == (baseline, {})), None)
+  base = next((l for l in labels if run_identity(runs[l])[2:] == (baseline, {})), None)
   if base is None:
     raise ValueError(f'group {group!r} has no {baseline!r} run to pair with')
   drawn = []
@@ -738,7 +660,7 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
       xs_all += xs
       labels_all += list(by_value.values())
     for label, run in results['runs'].items():
-      name, variant = run_variant(label, run)
+      name, variant = run_variant(run)
       if run.get('group') == g and name == baseline and not variant:
         ax.axhline(100 * stats.none_to_nan(run['summary']['ave']), ls='--', color='gray',
                    lw=1, label=f'{prefix}{label} (no {key} given)')

@@ -2,11 +2,11 @@
 
 `write_results` writes two files into an experiment's workdir:
 
-``results.json`` (schema_version 1; numbers that are NaN/inf are stored as
+``results.json`` (schema_version 2; numbers that are NaN/inf are stored as
 null so the file is strict JSON)::
 
   {
-    "schema_version": 1,
+    "schema_version": 2,
     "experiment": str,
     "data_source": str,           # e.g. "tfds", "synthetic"
     "machine": str | null,
@@ -19,9 +19,13 @@ null so the file is strict JSON)::
       "n_resamples": 9999, "ci_method": "BCa", "baseline": "sgd"
     },
     "runs": {                     # in the order given (= table column order)
-      "<label>": {
-        "group": str | null,      # e.g. "nn2 / fashion_mnist"
-        "variant": {str: float},  # hyper-parameters this run varies, e.g. {"alpha": 8.0}
+      "<label>": {                # the column label, e.g. "adadecay(alpha=8)": display only
+        "model": str | null,      # e.g. "nn2"
+        "dataset": str | null,    # e.g. "fashion_mnist"
+        "optimizer": str,         # e.g. "adadecay"
+        "variant": {str: float},  # what the run sets beyond the paper: hyper-parameters
+                                  # and dropout_rate, e.g. {"alpha": 8.0}
+        "group": str | null,      # "model / dataset": one table of the report
         "trials": int, "epochs": int,
         "seeds": [int, ...],                       # length trials
         "summary": {...},                          # stats.Summary.to_dict()
@@ -39,6 +43,11 @@ null so the file is strict JSON)::
 epoch; trials are numbered from 0 (the row index in results.json), epochs
 from 1 (epoch 1 = after the first pass over the data); accuracies are
 fractions in [0, 1].
+
+Schema 1 (before 2026-12) had no ``model``, ``dataset`` and ``optimizer``
+fields: `load_results` reads such a file by deriving them once from the group
+and the label (`label_fields`), so older results still render; nothing else
+reads labels.
 
 Both files are replaced atomically (`train.files.write_text_atomic`). They are two
 separate replacements: a crash between them leaves a new ``accuracy.csv``
@@ -76,37 +85,104 @@ __all__ = [
     'write_results',
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULTS_JSON = 'results.json'
 ACCURACY_CSV = 'accuracy.csv'
 CSV_HEADER = ('run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss')
-_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant')
+_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant', 'model', 'dataset',
+             'optimizer')
 
 
 # ----------------------------------------------------------------------------
 # Writing and reading results.
 
 
-def _baseline_run(labels: Sequence[str], baseline: str) -> str | None:
+# A label 'name(key=value, ...)', optionally after a group prefix 'model/dataset/'.
+_LABEL_RE = re.compile(r'^(?:[^()]*/)?\s*(?P<name>[^/()]+?)\s*(?:\((?P<args>[^()]*)\))?\s*$')
+_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.]*$')
+
+
+def _parse_value(text: str) -> Any:
+  text = text.strip()
+  if len(text) >= 2 and text[0] == text[-1] and text[0] in '\'"':
+    return text[1:-1]
+  low = text.lower()
+  if low in ('true', 'false'):
+    return low == 'true'
+  if low == 'none':
+    return None
+  for kind in (int, float):
+    try:
+      return kind(text)
+    except ValueError:
+      pass
+  return text
+
+
+def label_fields(label: str, group: str | None) -> dict[str, Any]:
+  """The fields of a run that has only a label and a group (schema 1).
+
+  For results written before schema 2, and for hand-made runs passed to
+  `write_results` without ``optimizer``: 'nn2 / mnist' gives the model and
+  data set; 'adadecay(alpha=-1)' (after an optional 'model/dataset/' prefix)
+  the optimizer and variant ({'alpha': -1}; numbers become int or float,
+  'true'/'false' bools, other text str). A label that does not follow that
+  syntax, e.g. 'sgd (v2)', is its own optimizer name with no variant.
+
+  Returns:
+    ``{'model', 'dataset', 'optimizer', 'variant'}``.
+  """
+  model = dataset = None
+  if isinstance(group, str):
+    parts = [p.strip() for p in group.split('/')]
+    if len(parts) == 2 and all(parts):
+      model, dataset = parts
+  name, variant = label, {}
+  m = _LABEL_RE.match(label)
+  if m is not None:
+    name, args = m.group('name'), m.group('args')
+    for part in (args or '').split(',') if (args or '').strip() else ():
+      key, sep, value = part.partition('=')
+      key = key.strip()
+      if not sep or not _KEY_RE.match(key):
+        name, variant = label, {}  # e.g. 'sgd (v2)': not variant syntax
+        break
+      variant[key] = _parse_value(value)
+  return {'model': model, 'dataset': dataset, 'optimizer': name, 'variant': variant}
+
+
+def _fields(label: str, run: Mapping[str, Any]) -> dict[str, Any]:
+  """The run's fields; derived from its label only where it has none."""
+  if 'optimizer' in run:
+    return {'model': run.get('model'), 'dataset': run.get('dataset'),
+            'optimizer': run['optimizer'], 'variant': dict(run.get('variant') or {})}
+  fields = label_fields(label, run.get('group'))
+  if run.get('variant'):
+    fields['variant'] = dict(run['variant'])
+  return fields
+
+
+def _baseline_run(fields: Mapping[str, Mapping[str, Any]], baseline: str) -> str | None:
   """The run of one group that is the baseline, or None.
 
-  A run is the baseline if its label is ``baseline`` or ends with
-  ``/<baseline>`` (so 'nn2/fashion_mnist/sgd' is the baseline of its group).
+  The baseline is the run of optimizer ``baseline`` with the paper's settings
+  (an empty variant): 'sgd', not 'sgd(weight_decay=0.001)'.
+
+  Raises:
+    ValueError: If the group has two such runs.
   """
-  exact = [l for l in labels if l == baseline]
-  if exact:
-    return exact[0]
-  suffix = [l for l in labels if l.rsplit('/', 1)[-1].strip() == baseline]
-  if len(suffix) > 1:
-    raise ValueError(f'ambiguous baseline {baseline!r} within one group: runs {suffix}')
-  return suffix[0] if suffix else None
+  found = [l for l, f in fields.items() if f['optimizer'] == baseline and not f['variant']]
+  if len(found) > 1:
+    raise ValueError(f'ambiguous baseline {baseline!r} within one group: runs {found}')
+  return found[0] if found else None
 
 
 def _finite_or_none(a: np.ndarray) -> list[list[float | None]]:
   return [[float(v) if math.isfinite(v) else None for v in row] for row in a.tolist()]
 
 
-def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int], str | None]:
+def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int], str | None,
+                                              dict[str, Any]]:
   if not isinstance(label, str):
     raise ValueError(f'run labels must be str, got {label!r}')
   if not isinstance(run, Mapping):
@@ -130,7 +206,10 @@ def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int],
   group = run.get('group')
   if group is not None and not isinstance(group, str):
     raise ValueError(f"runs[{label!r}]['group'] must be str or None, got {group!r}")
-  return acc, loss, seeds, group
+  fields = _fields(label, run)
+  if not isinstance(fields['optimizer'], str):
+    raise ValueError(f"runs[{label!r}]['optimizer'] must be str, got {fields['optimizer']!r}")
+  return acc, loss, seeds, group, fields
 
 
 def build_results(*, experiment: str, config: dict, runs: dict[str, dict], data_source: str,
@@ -161,8 +240,8 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
                   bootstrap_seed: int = 0, baseline: str = 'sgd') -> dict[str, Any]:
   """Computes the statistics and writes ``results.json`` and ``accuracy.csv``.
 
-  Every run is paired with the baseline run of its group (see the module
-  docstring and `_baseline_run`) when one exists, their shapes match and
+  Every run is paired with the baseline run of its group (optimizer
+  ``baseline`` with an empty variant, see `_baseline_run`) when one exists, their shapes match and
   their seeds agree trial by trial; otherwise ``vs_baseline`` records why it
   was skipped. All inputs are validated before anything is written.
 
@@ -173,8 +252,11 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
       paths and ConfigDicts are converted).
     runs: Column label -> ``{'test_accuracy': (trials, epochs) fractions in
       [0, 1], 'train_loss': (trials, epochs), 'seeds': list of trials ints,
-      'group': optional str such as 'nn2 / fashion_mnist'}``. The labels are
-      opaque; their order is the table column order.
+      'group': optional str such as 'nn2 / fashion_mnist', and the run's spec
+      'model', 'dataset', 'optimizer', 'variant' (as
+      `train.experiment.RunSpec.fields` gives them)}``. A run without
+      'optimizer' takes its spec from its label and group (`label_fields`).
+      The labels are column headers; their order is the table column order.
     data_source: Where the data came from, e.g. 'tfds' or 'synthetic'.
     machine: Optional description of the hardware.
     fraction: Fraction of final epochs averaged per trial.
@@ -197,7 +279,7 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
   buf = io.StringIO()
   writer = csv.writer(buf, lineterminator='\n')
   writer.writerow(CSV_HEADER)
-  for label, (acc, loss, seeds, _) in checked.items():
+  for label, (acc, loss, seeds, *_) in checked.items():
     for t in range(acc.shape[0]):
       for e in range(acc.shape[1]):
         # repr-exact floats; non-finite losses as 'nan'/'inf' (pandas reads them).
@@ -214,19 +296,19 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
 def _build(checked, runs, *, experiment, config, data_source, machine, fraction, trim,
            confidence, bootstrap_seed, baseline, created=None) -> dict[str, Any]:
   """The results dict of validated runs (`_check_run`), JSON-ready."""
-  groups: dict[str | None, list[str]] = {}
-  for label, (_, _, _, group) in checked.items():
-    groups.setdefault(group, []).append(label)
-  base_of = {g: _baseline_run(labels, baseline) for g, labels in groups.items()}
+  groups: dict[str | None, dict[str, dict[str, Any]]] = {}
+  for label, (_, _, _, group, fields) in checked.items():
+    groups.setdefault(group, {})[label] = fields
+  base_of = {g: _baseline_run(fields, baseline) for g, fields in groups.items()}
 
   out_runs: dict[str, Any] = {}
-  for label, (acc, loss, seeds, group) in checked.items():
+  for label, (acc, loss, seeds, group, fields) in checked.items():
     summary = stats.summarize(acc, fraction=fraction, trim=trim, confidence=confidence,
                                 seed=bootstrap_seed)
     base = base_of[group]
     vs: dict[str, Any] | None = None
     if base is not None and base != label:
-      b_acc, _, b_seeds, _ = checked[base]
+      b_acc, _, b_seeds, _, _ = checked[base]
       if b_acc.shape != acc.shape:
         vs = {'baseline_run': base,
               'skipped': f'shape {acc.shape} differs from baseline shape {b_acc.shape}'}
@@ -237,8 +319,11 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
                                          confidence=confidence, seed=bootstrap_seed)
         vs = {'baseline_run': base, **diff.to_dict()}
     out_runs[label] = {
+        'model': fields['model'],
+        'dataset': fields['dataset'],
+        'optimizer': fields['optimizer'],
+        'variant': {str(k): v for k, v in fields['variant'].items()},
         'group': group,
-        'variant': {str(k): float(v) for k, v in (runs[label].get('variant') or {}).items()},
         'trials': acc.shape[0],
         'epochs': acc.shape[1],
         'seeds': seeds,
@@ -248,7 +333,7 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
         'train_loss': _finite_or_none(loss),
     }
 
-  shapes = {a.shape for a, _, _, _ in checked.values()}
+  shapes = {a.shape for a, *_ in checked.values()}
   trials = {s[0] for s in shapes}
   epochs = {s[1] for s in shapes}
   results = {
@@ -274,6 +359,10 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
 def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:
   """Reads ``<workdir>/results.json`` (missing numbers are None).
 
+  A schema 1 file is returned as schema 2: each run gains ``model``,
+  ``dataset`` and ``optimizer`` from its group and label (`label_fields`);
+  the file is not changed.
+
   Raises:
     ValueError: If the file has an unknown ``schema_version``.
   """
@@ -281,8 +370,12 @@ def load_results(workdir: str | os.PathLike[str]) -> dict[str, Any]:
   with open(path, encoding='utf-8') as f:
     results = json.load(f)
   version = results.get('schema_version')
-  if version != SCHEMA_VERSION:
-    raise ValueError(f'{path}: schema_version {version!r}, expected {SCHEMA_VERSION}')
+  if version == 1:
+    for label, run in results['runs'].items():
+      run.update(_fields(label, run))
+    results['schema_version'] = SCHEMA_VERSION
+  elif version != SCHEMA_VERSION:
+    raise ValueError(f'{path}: schema_version {version!r}, expected 1 or {SCHEMA_VERSION}')
   return results
 
 
