@@ -55,6 +55,7 @@ import adadecay_speed  # pylint: disable=g-import-not-at-top,wrong-import-positi
 import resnet18_speed  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import adadecay_optax as ad  # pylint: disable=wrong-import-position
+from train import data as data_lib  # pylint: disable=wrong-import-position
 from train import experiment, files, models, optimizers, results, trainer  # pylint: disable=wrong-import-position
 
 # The paper's experiments: (name, models, runs per model, trials); 100 epochs.
@@ -150,7 +151,7 @@ def section_b(tiny):
 def section_c(tiny):
   counts = (1, 2) if tiny else (1, 8, 32, 50)
   n_train, n_test = (256, 200) if tiny else (60_000, 10_000)
-  data = trainer.ArrayData.synthetic(n_train, n_test)
+  data = data_lib.Dataset.synthetic(n_train, n_test)
   spec = optimizers.parse('adadecay')
   lines = ['## (c) NN-2 epochs, N trials in one program (AdaDecay)', '',
            f'Epoch: {n_train:,} training images (batch 128) + {n_test:,} test images, '

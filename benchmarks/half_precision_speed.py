@@ -39,6 +39,7 @@ import jax.numpy as jnp  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # pylint: disable=wrong-import-position
 
+from train import data as data_lib  # pylint: disable=wrong-import-position
 from train import models, optimizers, trainer  # pylint: disable=wrong-import-position
 
 SIZES = (784, 512, 512, 10)  # NN-2
@@ -92,7 +93,7 @@ def main():
                       help='product sets per timed matmul call')
   args = parser.parse_args()
   n_train, n_test = BATCH * args.steps, 100
-  data = trainer.ArrayData.synthetic(n_train, n_test)
+  data = data_lib.Dataset.synthetic(n_train, n_test)
   print(f'NN-2, {args.trials} trials, batch {BATCH}; {jax.device_count()} x'
         f' {jax.devices()[0].device_kind}, jax {jax.__version__}; CPU bf16'
         f' flags: {cpu_bf16_flags()}')

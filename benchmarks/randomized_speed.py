@@ -33,6 +33,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import optax  # pylint: disable=wrong-import-position
 
 import adadecay_optax as ad  # pylint: disable=wrong-import-position
+from train import data as data_lib  # pylint: disable=wrong-import-position
 from train import models, optimizers, trainer  # pylint: disable=wrong-import-position
 
 
@@ -77,7 +78,7 @@ def main():
   parser.add_argument('--rounds', type=int, default=7)
   args = parser.parse_args()
   n_train, n_test = 128 * args.steps, 100
-  data = trainer.ArrayData.synthetic(n_train, n_test)
+  data = data_lib.Dataset.synthetic(n_train, n_test)
   print(f'NN-2, {args.trials} trials, batch 128, {args.steps} steps per call;'
         f' {jax.device_count()} x {jax.devices()[0].device_kind},'
         f' jax {jax.__version__}')

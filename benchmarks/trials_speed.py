@@ -24,6 +24,7 @@ cpu_devices.use_one_device_per_core()  # as `python -m train` does
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from train import data as data_lib  # pylint: disable=wrong-import-position
 from train import models, optimizers, trainer  # pylint: disable=wrong-import-position
 
 
@@ -34,7 +35,7 @@ def main():
   parser.add_argument('--trials', type=int, nargs='+', default=[1, 4, 16])
   parser.add_argument('--repeats', type=int, default=2)
   args = parser.parse_args()
-  data = trainer.ArrayData.synthetic(
+  data = data_lib.Dataset.synthetic(
       60000, 10000, models.input_shape(args.model))
   spec = optimizers.parse(args.optimizer)
   print(f'{args.model}, {args.optimizer}, batch 128, 468 steps + 10k test'

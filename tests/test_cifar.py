@@ -14,7 +14,7 @@ import pytest
 
 import adadecay_optax as ad
 from conftest import cifar10_test_data
-from train import augment, data, models, trainer
+from train import augment, data, models
 
 pytestmark = pytest.mark.slow  # trains ResNet-18 on real images
 
@@ -25,10 +25,7 @@ def test_resnet18_steps_lower_the_loss_on_real_cifar10_images():
   assert ds.name == name and ds.train_images.shape == (50000, 32, 32, 3)
   # Only the JPEG copy says it is lossy; the original says what it is.
   assert ('LOSSY' in ds.source) == (name == 'cifar10_jpeg'), ds.source
-  arrays = trainer.ArrayData.from_arrays(ds.train_images[:64],
-                                         ds.train_labels[:64],
-                                         ds.test_images[:10],
-                                         ds.test_labels[:10])
+  arrays = ds.subset(64, 10)
   images = augment.random_crop_flip(jax.random.key(0),
                                     jnp.asarray(arrays.train_images))
   x = (images / 255.0 - arrays.mean) / arrays.std

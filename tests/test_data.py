@@ -7,6 +7,7 @@ import hashlib
 import io
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 import urllib.error
@@ -21,6 +22,8 @@ from train import data
 
 import conftest
 from conftest import TEST_DATA as SHARED
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -748,3 +751,44 @@ def test_test_data_folder_that_is_not_there_fails(tmp_path, monkeypatch):
     with pytest.raises(pytest.fail.Exception,
                        match=r"ADADECAY_TEST_DATA=.*nowhere is not a folder"):
         conftest.require_test_data()
+
+
+def test_dataset_normalization_subset_and_synthetic():
+  ds = data.Dataset.synthetic(300, 50, (8, 8, 3), seed=1)
+  assert (ds.name, ds.num_classes) == ('synthetic', 10)
+  assert ds.train_images.shape == (300, 8, 8, 3) and ds.test_labels.dtype == np.int32
+  pixels = ds.train_images.reshape(-1, 3).astype(np.float64) / 255.0
+  assert ds.mean.dtype == ds.std.dtype == np.float32 and ds.mean.shape == (3,)
+  np.testing.assert_array_equal(ds.mean, pixels.mean(0).astype(np.float32))
+  np.testing.assert_array_equal(ds.std, pixels.std(0).astype(np.float32))
+  assert ds.mean is ds.mean  # computed once
+  assert not ds.mean.flags.writeable and not ds.std.flags.writeable
+
+  sub = ds.subset(100, 0)
+  assert len(sub.train_labels) == 100 and len(sub.test_labels) == 50
+  assert sub.source == ds.source + ' (subset: first 100 train / 50 test images)'
+  assert np.shares_memory(sub.train_images, ds.train_images)
+  pixels = sub.train_images.reshape(-1, 3) / 255.0
+  np.testing.assert_array_equal(sub.mean, pixels.mean(0).astype(np.float32))
+
+
+def test_importing_defines_no_flags():
+  # The flags are the command line's: a program importing train.data keeps its own.
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  assert 'data-dir' not in flags.FLAGS
+
+
+@pytest.mark.slow  # subprocesses
+def test_command_line_refuses_bad_arguments():
+  for args, message in ((['download', 'nosuch'], "unknown dataset 'nosuch'"),
+                        (['fetch', 'mnist'], "unknown command 'fetch'"),
+                        ([], 'no command')):
+    out = subprocess.run([sys.executable, '-m', 'train.data', *args], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, (args, out.stderr)
+    assert message in out.stderr and 'download NAME' in out.stderr
+    assert 'Traceback' not in out.stderr
+  out = subprocess.run([sys.executable, '-m', 'train.data', '--help'], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+  assert 'python -m train.data download NAME' in out.stdout + out.stderr
+  assert '--data-dir' in out.stdout + out.stderr

@@ -8,6 +8,7 @@ import pytest
 from flax import nnx
 
 import adadecay_optax as ad
+from train import data as data_lib
 from train import experiment, models, trainer
 
 F32, BF16 = np.dtype(jnp.float32), np.dtype(jnp.bfloat16)
@@ -66,8 +67,11 @@ def test_bf16_training_keeps_float32_state_and_reduces_the_loss():
   labels = rng.integers(0, 2, 1024 + 256)
   images = np.clip(rng.normal(96 + 64 * labels, 40, (28, 28, 1, len(labels))),
                    0, 255).astype(np.uint8).transpose(3, 0, 1, 2)
-  data = trainer.ArrayData.from_arrays(images[:1024], labels[:1024],
-                                       images[1024:], labels[1024:])
+  data = data_lib.Dataset(
+      name='brightness', train_images=images[:1024],
+      train_labels=labels[:1024].astype(np.int32), test_images=images[1024:],
+      test_labels=labels[1024:].astype(np.int32), num_classes=2,
+      source='two classes of random images told apart by brightness')
   program = trainer.TrialsProgram(
       lambda rngs: models.get_model('nn2', rngs=rngs, dtype=jnp.bfloat16),
       lambda key: ad.adadecay_sgd(0.01), data, [0, 1], batch_size=64,

@@ -341,28 +341,28 @@ def test_difference_figure_is_paired_mean(paper_like):
 # Command line.
 
 
-def test_main_default_out(basic, capsys):
-  assert report.main([str(basic)]) == 0
+def test_run_default_out(basic, capsys):
+  assert report.run([str(basic)]) == 0
   out = capsys.readouterr().out
   assert (basic / 'report' / 'tables.md').is_file()
   assert f'wrote {basic / "report" / "tables.md"}' in out
   assert '| ave | 91.50 | 92.00 |' in out
 
 
-def test_main_missing_workdir(basic, tmp_path, capsys):
+def test_run_missing_workdir(basic, tmp_path, capsys):
   missing = tmp_path / 'nope'
-  assert report.main([str(basic), str(missing), '--out', str(tmp_path / 'o')]) != 0
+  assert report.run([str(basic), str(missing)], str(tmp_path / 'o')) != 0
   err = capsys.readouterr().err
   assert str(missing) in err and 'not found' in err
   assert not (tmp_path / 'o').exists()  # nothing written
 
   empty = tmp_path / 'empty'
   empty.mkdir()
-  assert report.main([str(empty)]) != 0
+  assert report.run([str(empty)]) != 0
   assert f'no results.json in {empty}' in capsys.readouterr().err
 
   (empty / 'results.json').write_text('{not json')
-  assert report.main([str(empty)]) != 0
+  assert report.run([str(empty)]) != 0
   assert str(empty / 'results.json') in capsys.readouterr().err
 
 
@@ -383,6 +383,18 @@ def test_cli_subprocess(basic, tmp_path):
   assert bad.returncode != 0
   assert str(missing) in bad.stderr
   assert 'Traceback' not in bad.stderr
+
+  none = subprocess.run([sys.executable, '-m', 'train.report', '--out', str(out)],
+                        cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  assert none.returncode == 2
+  assert 'give at least one WORKDIR' in none.stderr
+  assert 'Traceback' not in none.stderr
+
+
+def test_importing_defines_no_flags():
+  # The flags are the command line's: a program importing train.report keeps its own.
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  assert 'out' not in flags.FLAGS
 
 
 def test_headings_name_each_groups_data_without_machine_paths(tmp_path):

@@ -15,10 +15,20 @@ import pytest
 
 from conftest import require_test_data
 from train import checkpoints, experiment, optimizers, trainer
+from train import data as data_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.stem for p in (REPO / 'configs').glob('*.py')
                  if p.stem != '__init__')
+
+
+def _zeros(n_train: int, n_test: int) -> data_lib.Dataset:
+  """All-black NN-2-sized images, all of class 0."""
+  return data_lib.Dataset(
+      name='zeros', train_images=np.zeros((n_train, 28, 28, 1), np.uint8),
+      train_labels=np.zeros(n_train, np.int32),
+      test_images=np.zeros((n_test, 28, 28, 1), np.uint8),
+      test_labels=np.zeros(n_test, np.int32), num_classes=10, source='zeros')
 
 
 def small_config(**overrides):
@@ -161,9 +171,7 @@ def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
       lambda rngs: experiment.models.get_model('nn2', rngs=rngs),
       lambda key: optimizers.build(optimizers.parse('entropy_sgd'),
                                    total_steps=10, depth='shallow', key=key),
-      trainer.ArrayData.from_arrays(
-          np.zeros((3840, 28, 28, 1), np.uint8), np.zeros(3840, np.int32),
-          np.zeros((100, 28, 28, 1), np.uint8), np.zeros(100, np.int32)),
+      _zeros(3840, 100),
       [0], eval_batch_size=100,
       grad_fn_steps=optimizers.grad_fn_steps(optimizers.parse('entropy_sgd')))
   assert (program.steps_per_epoch, program.updates_per_epoch) == (30, 5)
@@ -303,9 +311,7 @@ _SHARDED = textwrap.dedent('''
     from train import data as data_lib
     assert jax.device_count() == 8
     ds = data_lib.load('mnist', sys.argv[1])
-    data = trainer.ArrayData.from_arrays(
-        ds.train_images[:1024], ds.train_labels[:1024],
-        ds.test_images[:500], ds.test_labels[:500])
+    data = ds.subset(1024, 500)
     def program(devices):
       return trainer.TrialsProgram(
           lambda rngs: models.get_model('nn2', rngs=rngs),
@@ -409,9 +415,7 @@ def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
       lambda rngs: experiment.models.get_model('nn2', rngs=rngs),
       lambda key: optimizers.build(optimizers.parse('adadecay'),
                                    total_steps=10, depth='shallow', key=key),
-      trainer.ArrayData.from_arrays(
-          np.zeros((128, 28, 28, 1), np.uint8), np.zeros(128, np.int32),
-          np.zeros((100, 28, 28, 1), np.uint8), np.zeros(100, np.int32)),
+      _zeros(128, 100),
       [3, 4], eval_batch_size=100)
   carry = program.init()
   history = {'test_accuracy': np.full((2, 3), 0.5, np.float32),
@@ -438,9 +442,7 @@ _PADDED = textwrap.dedent('''
     from train import data as data_lib
     assert jax.device_count() == 2
     ds = data_lib.load('mnist', sys.argv[1])
-    data = trainer.ArrayData.from_arrays(
-        ds.train_images[:1024], ds.train_labels[:1024],
-        ds.test_images[:500], ds.test_labels[:500])
+    data = ds.subset(1024, 500)
     def program(seeds, devices):
       return trainer.TrialsProgram(
           lambda rngs: models.get_model('nn2', rngs=rngs),

@@ -38,19 +38,21 @@ CIFAR-10 is read from TFDS or the original binary distribution
 ``cifar10_jpeg`` is a lossy JPEG copy that is read only when asked for by
 that name.
 
-Command line: ``python -m train.data download NAME`` fetches and verifies a
-dataset into the cache (and prints where it came from if it was already there).
+Command line: ``python -m train.data download NAME [--data-dir DIR]`` fetches
+and verifies a dataset into the cache (and prints where it came from if it was
+already there); NAME is one of mnist, fashion_mnist, cifar10, cifar10_jpeg.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import hashlib
+import importlib
 import io
 import os
 import re
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -60,6 +62,8 @@ import warnings
 import zlib
 from pathlib import Path
 
+from absl import app
+from absl import flags
 import numpy as np
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "DataError", "Dataset", "load", "locate", "read_idx",
@@ -90,12 +94,16 @@ class DataError(Exception):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    """A verified train/test split held in memory.
+    """A verified train/test split held in memory, as the trainer takes it.
 
     The arrays are read-only, so one loaded copy can be shared safely.
+    :func:`load` returns one; :meth:`subset` and :meth:`synthetic` make
+    others. ``mean`` and ``std``, the normalisation the trainer applies, are
+    computed from the training images when first asked for.
 
     Attributes:
-      name: One of :data:`DATASETS`.
+      name: One of :data:`DATASETS` for what :func:`load` returns;
+        ``'synthetic'`` for :meth:`synthetic`; any name for other data.
       train_images: uint8, shape (N_train, H, W, C); (60000, 28, 28, 1) for
         the MNIST family, (50000, 32, 32, 3) for CIFAR-10.
       train_labels: int32, shape (N_train,), values in [0, num_classes).
@@ -125,6 +133,58 @@ class Dataset:
                                  f"got {labels.dtype} {labels.shape}")
             images.flags.writeable = False
             labels.flags.writeable = False
+
+    @functools.cached_property
+    def _normalization(self) -> tuple[np.ndarray, np.ndarray]:
+        # In float64, rounded to float32 at the end.
+        pixels = self.train_images.reshape(-1, self.train_images.shape[-1]) / 255.0
+        mean, std = pixels.mean(0).astype(np.float32), pixels.std(0).astype(np.float32)
+        mean.flags.writeable = False
+        std.flags.writeable = False
+        return mean, std
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Per-channel mean of the training pixels scaled to [0, 1]; float32 (C,)."""
+        return self._normalization[0]
+
+    @property
+    def std(self) -> np.ndarray:
+        """Per-channel std of the training pixels scaled to [0, 1]; float32 (C,)."""
+        return self._normalization[1]
+
+    def subset(self, train: int | None = None, test: int | None = None) -> Dataset:
+        """The first ``train`` training and ``test`` test examples.
+
+        Args:
+          train: Number of training examples kept; all when None or 0.
+          test: Number of test examples kept; all when None or 0.
+
+        Returns:
+          A :class:`Dataset` of views of these arrays whose ``source`` says
+          which examples it holds (``mean`` and ``std`` are the subset's).
+        """
+        n_train = train or len(self.train_labels)
+        n_test = test or len(self.test_labels)
+        return dataclasses.replace(
+            self, train_images=self.train_images[:n_train],
+            train_labels=self.train_labels[:n_train],
+            test_images=self.test_images[:n_test], test_labels=self.test_labels[:n_test],
+            source=f'{self.source} (subset: first {n_train} train / {n_test} test images)')
+
+    @classmethod
+    def synthetic(cls, n_train: int, n_test: int,
+                  image_shape: tuple[int, ...] = (28, 28, 1), seed: int = 0) -> Dataset:
+        """Uniform random uint8 images and labels in [0, 10), for benchmarks."""
+        rng = np.random.default_rng(seed)
+        return cls(
+            name='synthetic',
+            train_images=rng.integers(0, 256, (n_train, *image_shape), dtype=np.uint8),
+            train_labels=rng.integers(0, 10, n_train).astype(np.int32),
+            test_images=rng.integers(0, 256, (n_test, *image_shape), dtype=np.uint8),
+            test_labels=rng.integers(0, 10, n_test).astype(np.int32),
+            num_classes=10,
+            source=f'synthetic: uniform random images and labels (seed {seed})')
 
 
 # --------------------------------------------------------------------------
@@ -655,7 +715,8 @@ def _load_tfds_default(name: str, looked: list[str]) -> Dataset | None:
         looked.append(f"TFDS folder {tfds_dir}: no prepared {name} ($TFDS_DATA_DIR to change it)")
         return None
     try:
-        import tensorflow_datasets  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        # Only whether it imports (_read_tfds imports it again to use it).
+        importlib.import_module('tensorflow_datasets')
     except ImportError:
         looked.append(f"TFDS folder {tfds_dir}: holds {name}, but tensorflow_datasets is not "
                       f"installed (pip install 'adadecay-optax[tfds]')")
@@ -1018,22 +1079,40 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, *,
     return _find_jpeg_tar(data_dir)
 
 
-def _main(argv: list[str]) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m train.data")
-    sub = parser.add_subparsers(dest="command", required=True)
-    dl = sub.add_parser("download", help="find or download a dataset, verify it, print its source")
-    dl.add_argument("name", choices=DATASETS)
-    dl.add_argument("--data-dir", default=None)
-    args = parser.parse_args(argv)
-    try:
-        ds = load(args.name, args.data_dir, download=True)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"{ds.name}: {len(ds.train_labels)} train, {len(ds.test_labels)} test; {ds.source}")
-    return 0
+def main(argv: list[str]) -> int:
+  """absl main of ``python -m train.data download NAME [--data-dir DIR]``.
+
+  Args:
+    argv: The program name, then the positional arguments: the command
+      (``download``, the only one) and the dataset's name.
+
+  Returns:
+    The exit status: 0, or 1 when the dataset cannot be found or fetched.
+
+  Raises:
+    app.UsageError: for a missing or unknown command or dataset name (exit
+      status 2).
+  """
+  args = list(argv[1:])
+  if not args or args[0] != 'download':
+    got = f'unknown command {args[0]!r}' if args else 'no command'
+    raise app.UsageError(f'{got}; the command is: download NAME [--data-dir DIR]',
+                         exitcode=2)
+  if len(args) != 2 or args[1] not in DATASETS:
+    got = (f'unknown dataset {args[1]!r}' if len(args) == 2
+           else f'download takes one dataset name, got {len(args) - 1}')
+    raise app.UsageError(f'{got}; NAME is one of {", ".join(DATASETS)}', exitcode=2)
+  try:
+    ds = load(args[1], flags.FLAGS['data-dir'].value, download=True)
+  except DataError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(f'{ds.name}: {len(ds.train_labels)} train, {len(ds.test_labels)} test; {ds.source}')
+  return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+if __name__ == '__main__':
+  # Defined only when run as a program: a program importing this module keeps
+  # its own flags.
+  flags.DEFINE_string('data-dir', None, 'Folder searched first (see the lookup order above).')
+  app.run(main)

@@ -228,18 +228,12 @@ def machine_description() -> str:
 # -- the experiment -------------------------------------------------------------
 
 
-def _load_data(config, dataset: str) -> tuple[trainer.ArrayData, str]:
+def _load_data(config, dataset: str) -> data_lib.Dataset:
   ds = data_lib.load(dataset, config.data_dir or None,
                      download=bool(config.download))
-  train_n = config.train_subset or len(ds.train_labels)
-  test_n = config.test_subset or len(ds.test_labels)
-  source = ds.source
   if config.train_subset or config.test_subset:
-    source += f' (subset: first {train_n} train / {test_n} test images)'
-  arrays = trainer.ArrayData.from_arrays(
-      ds.train_images[:train_n], ds.train_labels[:train_n],
-      ds.test_images[:test_n], ds.test_labels[:test_n])
-  return arrays, source
+    ds = ds.subset(config.train_subset, config.test_subset)
+  return ds
 
 
 # Fields that do not change a run's results: a workdir may be resumed with
@@ -377,7 +371,7 @@ def run_experiment(
   epochs = config.epochs
   every = config.get('checkpoint_every', 1)
   finished: dict[str, dict[str, Any]] = {}
-  data_cache: dict[str, tuple[trainer.ArrayData, str]] = {}
+  data_cache: dict[str, data_lib.Dataset] = {}
   budget = stop_after_epochs
   # One group: the plain labels; several: 'model/dataset/label', so each
   # group's 'sgd' is found as its baseline (results.write_results).
@@ -393,7 +387,7 @@ def run_experiment(
   for run in runs:
     if run.dataset not in data_cache:
       data_cache[run.dataset] = _load_data(config, run.dataset)
-    data, source = data_cache[run.dataset]
+    data = data_cache[run.dataset]
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
     steps_per_epoch = trainer.updates_per_epoch(
         len(data.train_labels), config.batch_size, extra_steps)
@@ -479,8 +473,7 @@ def run_experiment(
   if not writer:
     return None
 
-  data_source = '; '.join(f'{k}: {source}'
-                          for k, (_, source) in data_cache.items())
+  data_source = '; '.join(f'{k}: {ds.source}' for k, ds in data_cache.items())
   written = results.write_results(
       workdir, experiment=config.experiment,
       config=json.loads(config.to_json_best_effort()), runs=finished,

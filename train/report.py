@@ -38,7 +38,6 @@ are read through `train.results.load_results`, which derives the fields.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import pathlib
@@ -48,6 +47,8 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from absl import app
+from absl import flags
 import numpy as np
 from scipy import stats as scipy_stats
 
@@ -821,18 +822,19 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
   return [tables] + written
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-  """Command line entry point; returns the exit status."""
-  parser = argparse.ArgumentParser(
-      prog='python -m train.report',
-      description='Markdown tables and figures of experiments written by train.results.')
-  parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
-                      help='experiment folder holding results.json')
-  parser.add_argument('--out', metavar='DIR', default=None,
-                      help='output folder (default: <first WORKDIR>/report)')
-  args = parser.parse_args(argv)
+def run(workdirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None) -> int:
+  """The command line's work: `make_report`, printing tables.md and the files written.
+
+  Args:
+    workdirs: Experiment folders holding results.json.
+    out: Output folder; ``<first WORKDIR>/report`` when None.
+
+  Returns:
+    The exit status: 0, or 2 after printing the `ReportError` (a workdir
+    without readable results) on stderr.
+  """
   try:
-    paths = make_report(args.workdirs, args.out)
+    paths = make_report(workdirs, out)
   except ReportError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
@@ -842,5 +844,25 @@ def main(argv: Sequence[str] | None = None) -> int:
   return 0
 
 
+def main(argv: Sequence[str]) -> int:
+  """absl main of ``python -m train.report WORKDIR [WORKDIR ...] [--out DIR]``.
+
+  Args:
+    argv: The program name, then the workdirs.
+
+  Returns:
+    The exit status of `run`.
+
+  Raises:
+    app.UsageError: when no workdir is given (exit status 2).
+  """
+  if len(argv) < 2:
+    raise app.UsageError('give at least one WORKDIR (a folder holding results.json)', exitcode=2)
+  return run(argv[1:], flags.FLAGS.out)
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  # Defined only when run as a program: a program importing this module keeps
+  # its own flags.
+  flags.DEFINE_string('out', None, 'Output folder (default: <first WORKDIR>/report).')
+  app.run(main)

@@ -20,7 +20,8 @@ epoch is therefore a pure function of the carried state and the epoch number,
 which is what makes a resumed run bit-identical to an uninterrupted one.
 
 The trainer knows nothing of particular models or datasets: it gets a model
-factory, arrays, and an optax optimizer builder. Whatever dtype the model
+factory, a ``train.data.Dataset`` (uint8 images, int32 labels and their
+per-channel mean and std), and an optax optimizer builder. Whatever dtype the model
 computes in (e.g. bfloat16), its logits are cast to float32 for the
 softmax cross-entropy, and gradients, parameters and optimizer states have
 the parameters' dtype.
@@ -41,6 +42,8 @@ from flax import nnx
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from train import data as data_lib
+
 ModelFactory = Callable[[nnx.Rngs], nnx.Module]
 # (key) -> optax transform; the key only matters for optimizers that draw
 # random numbers (each trial's state then starts from its own key).
@@ -57,47 +60,6 @@ def updates_per_epoch(n_train: int, batch_size: int,
   Also what an optimizer's schedule needs before the program exists.
   """
   return (n_train // batch_size) // (1 + grad_fn_steps)
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrayData:
-  """A classification dataset as arrays, ready to live on the device.
-
-  Attributes:
-    train_images: uint8, (N_train, H, W, C).
-    train_labels: int32, (N_train,).
-    test_images: uint8, (N_test, H, W, C).
-    test_labels: int32, (N_test,).
-    mean: per-channel mean of the training pixels, in [0, 1], shape (C,).
-    std: per-channel std of the training pixels, shape (C,).
-  """
-
-  train_images: np.ndarray
-  train_labels: np.ndarray
-  test_images: np.ndarray
-  test_labels: np.ndarray
-  mean: np.ndarray
-  std: np.ndarray
-
-  @classmethod
-  def synthetic(cls, n_train: int, n_test: int,
-                image_shape: tuple[int, ...] = (28, 28, 1), seed: int = 0):
-    """Uniform random uint8 images and labels in [0, 10), for benchmarks."""
-    rng = np.random.default_rng(seed)
-    return cls.from_arrays(
-        rng.integers(0, 256, (n_train, *image_shape), dtype=np.uint8),
-        rng.integers(0, 10, n_train),
-        rng.integers(0, 256, (n_test, *image_shape), dtype=np.uint8),
-        rng.integers(0, 10, n_test))
-
-  @classmethod
-  def from_arrays(cls, train_images, train_labels, test_images, test_labels):
-    """Computes the normalisation from the training images (float64)."""
-    pixels = train_images.reshape(-1, train_images.shape[-1]) / 255.0
-    return cls(train_images, train_labels.astype(np.int32), test_images,
-               test_labels.astype(np.int32),
-               pixels.mean(0).astype(np.float32),
-               pixels.std(0).astype(np.float32))
 
 
 @dataclasses.dataclass
@@ -157,7 +119,9 @@ class TrialsProgram:
     model_factory: builds the model from ``nnx.Rngs`` (streams ``params`` and
       ``dropout``).
     optimizer_factory: builds the optax optimizer from a PRNG key.
-    data: the dataset; copied to the device(s) once. With several processes
+    data: the dataset (``train.data.load``, ``Dataset.subset``,
+      ``Dataset.synthetic``); copied to the device(s) once, the images
+      normalised there with its ``mean`` and ``std``. With several processes
       each passes the same arrays (each loads the data itself).
     seeds: one int seed per trial, shape (N,).
     batch_size: training minibatch (paper: 128). The last partial batch of
@@ -189,7 +153,7 @@ class TrialsProgram:
       self,
       model_factory: ModelFactory,
       optimizer_factory: OptimizerFactory,
-      data: ArrayData,
+      data: data_lib.Dataset,
       seeds: Sequence[int],
       *,
       batch_size: int = 128,
