@@ -260,11 +260,6 @@ class _WorkdirConfig:
       files.write_json_atomic(self._path, self._current)
 
 
-def _depth(run: Run) -> str:
-  return ('shallow' if models.input_shape(run.model) == (28, 28, 1)
-          else 'deep')
-
-
 def _factories(run: Run, total_steps: int, half_precision: bool = False):
   """The run's model and optimizer factories (see trainer.TrialsProgram)."""
   options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
@@ -276,7 +271,7 @@ def _factories(run: Run, total_steps: int, half_precision: bool = False):
 
   def optimizer_factory(key):
     return optimizers.build(run.optimizer, total_steps=total_steps,
-                            depth=_depth(run), key=key)
+                            depth=models.depth(run.model), key=key)
 
   return model_factory, optimizer_factory
 
@@ -391,7 +386,7 @@ def run_experiment(
              else None)
     lr = optimizers.learning_rate(
         run.optimizer, total_steps=steps_per_epoch * epochs,
-        depth=_depth(run))
+        depth=models.depth(run.model))
     tb = tensorboard.make_logger(
         workdir / 'tensorboard' / run.slug
         if config.tensorboard and writer else None)
