@@ -73,10 +73,6 @@ EPOCHS = 100
 TRAIN_IMAGES = {'shallow': 60_000, 'deep': 50_000}
 
 
-def _depth(model):
-  return 'shallow' if models.input_shape(model) == (28, 28, 1) else 'deep'
-
-
 def forward_flops(model_name: str) -> float:
   """XLA's count of floating-point operations of one image's forward pass.
 
@@ -194,7 +190,7 @@ def section_d(b, c):
       if m in ('nn2', 'nn3'):
         per_trial_epoch = flops[m] / flops['nn2'] / nn2_rate
       else:
-        images = TRAIN_IMAGES[_depth(m)] * 1.2  # + the test set's evaluation, roughly
+        images = TRAIN_IMAGES[models.depth(m)] * 1.2  # + the test set's evaluation, roughly
         per_trial_epoch = images * 3 * flops[m] / conv_flops_per_s  # fwd + bwd ~ 3x fwd
       seconds += runs * trials * EPOCHS * per_trial_epoch
     total += seconds

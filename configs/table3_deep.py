@@ -1,5 +1,5 @@
 """Table III, deep part: ResNet-18, ResNet-50, GoogLeNet and DenseNet-121
-(the paper's "DenseConv", see train/cifar_models.py) on CIFAR-10 with SGD,
+(the paper's "DenseConv", see train/models/densenet.py) on CIFAR-10 with SGD,
 RMSprop, Adam, Entropy-SGD, Accelerated SGD and AdaDecay; 32 trials of 100
 epochs, with the standard augmentation (pad 4 + random crop, horizontal flip).
 

@@ -1,4 +1,4 @@
-"""Tests for the model zoo (train/models.py, train/cifar_models.py).
+"""Tests for the model zoo and its registry (the train/models/ package).
 
 The large CIFAR models are only shape-evaluated (``nnx.eval_shape``); their
 building blocks are checked at small widths.  Eager initialisation compiles
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from train import cifar_models
 from train import models as M
+from train.models import densenet, googlenet, resnet
 
 SMALL = ('nn2', 'nn3', 'lenet4', 'vgg9')
 CIFAR = ('resnet18', 'resnet50', 'googlenet', 'densenet121')
@@ -138,8 +138,25 @@ def test_registry_keys():
     assert M.input_shape(name) == (28, 28, 1)
   for name in CIFAR:
     assert M.INPUT_SHAPES[name] == (32, 32, 3)
-  assert M.MODELS['densenet121'] is cifar_models.DenseNet121
-  assert M.ResNet18 is cifar_models.ResNet18
+  assert M.MODELS['densenet121'] is densenet.DenseNet121
+  assert M.ResNet18 is resnet.ResNet18
+
+
+def test_depth():
+  """Depth is registry data: shallow for the 28x28 models, deep for CIFAR."""
+  for name in SMALL:
+    assert M.depth(name) == 'shallow'
+  for name in CIFAR:
+    assert M.depth(name) == 'deep'
+  assert M.depth('ResNet18') == 'deep'  # case-insensitive, as get_model
+  assert set(M.REGISTRY) == set(M.MODELS)
+  for name, spec in M.REGISTRY.items():
+    assert spec.constructor is M.MODELS[name]
+    assert spec.input_shape == M.INPUT_SHAPES[name]
+  with pytest.raises(ValueError) as info:
+    M.depth('nope')
+  for name in M.MODELS:
+    assert name in str(info.value)
 
 
 def test_get_model_unknown_name():
@@ -211,7 +228,7 @@ def test_small_models_param_count(name, num_classes):
 
 
 @pytest.mark.parametrize('name', CIFAR)
-def test_cifar_models_shape_and_count(name, abstract_cifar):
+def test_cifar_model_shapes_and_counts(name, abstract_cifar):
   model = abstract_cifar[name]
   y = nnx.eval_shape(lambda m: m(jnp.zeros((2, 32, 32, 3), jnp.float32)), model)
   assert y.shape == (2, 10)
@@ -231,13 +248,13 @@ def test_cifar_building_blocks():
   real forward pass for the DenseNet layer (concatenation order)."""
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 16))
   cases = [
-      (lambda r: cifar_models.BasicBlock(16, 16, 1, rngs=r), (2, 8, 8, 16)),
-      (lambda r: cifar_models.BasicBlock(16, 32, 2, rngs=r), (2, 4, 4, 32)),
-      (lambda r: cifar_models.Bottleneck(16, 8, 1, rngs=r), (2, 8, 8, 32)),
-      (lambda r: cifar_models.Bottleneck(16, 4, 2, rngs=r), (2, 4, 4, 16)),
-      (lambda r: cifar_models.Inception(16, 4, 4, 8, 2, 4, 4, rngs=r), (2, 8, 8, 20)),
-      (lambda r: cifar_models.Transition(16, 8, rngs=r), (2, 4, 4, 8)),
-      (lambda r: cifar_models.DenseLayer(16, 4, rngs=r), (2, 8, 8, 20)),
+      (lambda r: resnet.BasicBlock(16, 16, 1, rngs=r), (2, 8, 8, 16)),
+      (lambda r: resnet.BasicBlock(16, 32, 2, rngs=r), (2, 4, 4, 32)),
+      (lambda r: resnet.Bottleneck(16, 8, 1, rngs=r), (2, 8, 8, 32)),
+      (lambda r: resnet.Bottleneck(16, 4, 2, rngs=r), (2, 4, 4, 16)),
+      (lambda r: googlenet.Inception(16, 4, 4, 8, 2, 4, 4, rngs=r), (2, 8, 8, 20)),
+      (lambda r: densenet.Transition(16, 8, rngs=r), (2, 4, 4, 8)),
+      (lambda r: densenet.DenseLayer(16, 4, rngs=r), (2, 8, 8, 20)),
   ]
   blocks = []
   for make, shape in cases:
@@ -250,7 +267,7 @@ def test_cifar_building_blocks():
   assert blocks[1].shortcut_conv is not None
   assert blocks[2].shortcut_conv is not None  # 16 -> 4*8 channels
   # DenseNet layers output [new features, input] in this order (kuangliu's).
-  y = jax.jit(lambda x: cifar_models.DenseLayer(16, 4, rngs=nnx.Rngs(0))(x))(x)
+  y = jax.jit(lambda x: densenet.DenseLayer(16, 4, rngs=nnx.Rngs(0))(x))(x)
   np.testing.assert_array_equal(y[..., 4:], x)
   assert bool(jnp.all(jnp.isfinite(y)))
 

@@ -161,7 +161,7 @@ def validate(config: ml_collections.ConfigDict) -> list[RunSpec]:
           raise ValueError(
               f'dropout is only defined for the 28x28 models, not {model!r}.')
         for spec, hyperparameters, label in parsed:
-          runs.append(RunSpec(model, dataset, _depth(model), spec,
+          runs.append(RunSpec(model, dataset, models.depth(model), spec,
                               hyperparameters, rate, label))
   if not isinstance(config.get('half_precision', False), bool):
     raise TypeError(
@@ -277,11 +277,6 @@ class _WorkdirConfig:
   def claim(self) -> None:
     if not self._path.exists():
       files.write_json_atomic(self._path, self._current)
-
-
-def _depth(model: str) -> str:
-  return ('shallow' if models.input_shape(model) == (28, 28, 1)
-          else 'deep')
 
 
 def _factories(run: RunSpec, total_steps: int, half_precision: bool = False):
