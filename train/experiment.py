@@ -280,7 +280,8 @@ class _WorkdirConfig:
 
 
 def _factories(run: RunSpec, total_steps: int, half_precision: bool = False):
-  """The run's model and optimizer factories (see trainer.TrialsProgram)."""
+  """The run's model and optimizer factories (see trainer.TrialsProgram) and
+  its learning rate."""
   options = {'dropout_rate': run.dropout_rate} if run.dropout_rate else {}
   if half_precision:
     options['dtype'] = jnp.bfloat16  # compute; parameters stay float32
@@ -288,11 +289,15 @@ def _factories(run: RunSpec, total_steps: int, half_precision: bool = False):
   def model_factory(rngs):
     return models.get_model(run.model, rngs=rngs, **options)
 
-  def optimizer_factory(key):
-    return optimizers.build(run.optimizer, total_steps=total_steps,
-                            depth=run.depth, key=key)
+  # The schedule is built once per run; each trial's optimizer shares it.
+  lr = optimizers.learning_rate(run.optimizer, total_steps=total_steps,
+                                depth=run.depth)
 
-  return model_factory, optimizer_factory
+  def optimizer_factory(key):
+    return optimizers.build(run.optimizer, learning_rate=lr, depth=run.depth,
+                            key=key)
+
+  return model_factory, optimizer_factory, lr
 
 
 def _check_checkpoints(config, runs: list[RunSpec],
@@ -313,7 +318,7 @@ def _check_checkpoints(config, runs: list[RunSpec],
     try:
       if ckpt.latest_epoch():
         # The state's shapes do not depend on the schedule's length.
-        shapes = trainer.carry_shapes(*_factories(run, total_steps=1),
+        shapes = trainer.carry_shapes(*_factories(run, total_steps=1)[:2],
                                       num_trials=config.trials)
         ckpt.check(shapes, config.trials, f'{run.group} {run.label}')
     finally:
@@ -386,7 +391,7 @@ def run_experiment(
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
     steps_per_epoch = trainer.updates_per_epoch(
         len(data.train_labels), config.batch_size, extra_steps)
-    model_factory, optimizer_factory = _factories(
+    model_factory, optimizer_factory, lr = _factories(
         run, total_steps=steps_per_epoch * epochs,
         half_precision=config.get('half_precision', False))
     program = trainer.TrialsProgram(
@@ -403,9 +408,6 @@ def run_experiment(
                  every=config.theta_every, epochs=epochs)
              if run.optimizer.name == 'adadecay' and config.theta_every
              else None)
-    lr = optimizers.learning_rate(
-        run.optimizer, total_steps=steps_per_epoch * epochs,
-        depth=run.depth)
     tb = tensorboard.make_logger(
         workdir / 'tensorboard' / run.slug
         if config.tensorboard and writer else None)

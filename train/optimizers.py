@@ -160,7 +160,8 @@ def grad_fn_steps(spec: OptimizerSpec) -> int:
   return ENTROPY_SGD_L if spec.name == 'entropy_sgd' else 0
 
 
-def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str):
+def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str
+                  ) -> optax.ScalarOrSchedule:
   """The learning rate (a float or an optax schedule of the step)."""
   if spec.name in SGD_FAMILY:
     return _sgd_schedule(spec, total_steps)
@@ -177,9 +178,10 @@ def check_name(name: str) -> str:
 def build(
     spec: OptimizerSpec,
     *,
-    total_steps: int,
+    total_steps: int | None = None,
     depth: str,
     key: jax.Array | None = None,
+    learning_rate: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
   """Builds one trial's optimizer.
 
@@ -191,6 +193,9 @@ def build(
       learning rate of RMSprop and Adam.
     key: PRNG key for optimizers that draw random numbers (``randomized``);
       a trial's own key, so trials draw independently.
+    learning_rate: the run's learning rate as `learning_rate` built it, so
+      that a run builds its schedule once and builds each trial's optimizer
+      from it; None builds it here from ``total_steps``.
 
   Returns:
     An :class:`optax.GradientTransformation`.
@@ -204,8 +209,15 @@ def build(
     raise ValueError(f'depth must be one of {list(ADAPTIVE_LR)}, got {depth!r}')
   if key is None:
     key = jax.random.key(0)
-  lr = learning_rate(spec, total_steps=total_steps, depth=depth)
+  lr = learning_rate
+  if lr is None:
+    if total_steps is None:
+      raise ValueError('give total_steps (the run\'s optimizer steps) or learning_rate.')
+    lr = _learning_rate(spec, total_steps=total_steps, depth=depth)
   return OPTIMIZERS[spec.name](spec, lr, depth=depth, key=key)
+
+
+_learning_rate = learning_rate  # `build`'s argument of that name shadows it
 
 
 # Which optimizers read which OptimizerSpec fields (learning_rate: all).
