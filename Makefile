@@ -2,7 +2,8 @@
 # environment .venv, installs what it needs and runs (see README.md).
 #   make quickstart   the quick start (downloads Fashion-MNIST, verified);
 #                     make quickstart FLAGS='--config.epochs=2' changes its config
-#   make test         the whole test suite (downloads the data sets it needs)
+#   make test         style and lint checks (ruff), then the whole test suite
+#                     (downloads the data sets it needs)
 PYTHON ?= python3
 FLAGS ?=
 VENV ?= .venv
@@ -14,6 +15,8 @@ quickstart: $(VENV)/.installed-train
 	$(PY) -m train --config configs/quickstart.py --workdir workdirs/quickstart $(FLAGS)
 
 test: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q tests
 
 $(VENV)/bin/python:

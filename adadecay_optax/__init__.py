@@ -25,16 +25,16 @@ from adadecay_optax.schedules import sigmoid_decay_schedule
 __version__ = '0.1.0'
 
 __all__ = [
-    'AcceleratedSGDState',
-    'AdaDecayState',
-    'EntropySGDState',
-    'RandomizedDecayState',
-    'accelerated_sgd',
-    'adadecay',
-    'adadecay_sgd',
-    'adadecay_theta',
-    'entropy_sgd',
-    'randomized_decay',
-    'sgd_with_weight_decay',
-    'sigmoid_decay_schedule',
+  'AcceleratedSGDState',
+  'AdaDecayState',
+  'EntropySGDState',
+  'RandomizedDecayState',
+  'accelerated_sgd',
+  'adadecay',
+  'adadecay_sgd',
+  'adadecay_theta',
+  'entropy_sgd',
+  'randomized_decay',
+  'sgd_with_weight_decay',
+  'sigmoid_decay_schedule',
 ]

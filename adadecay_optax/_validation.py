@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 NO_PARAMS_MSG = (
-    'This transformation needs the current parameters: call'
-    ' update(updates, state, params) (optax.chain passes them on).'
+  'This transformation needs the current parameters: call'
+  ' update(updates, state, params) (optax.chain passes them on).'
 )
 
 
@@ -36,8 +36,9 @@ def _dtype_of(value) -> Optional[np.dtype]:
 
 def _is_real(dtype: Optional[np.dtype]) -> bool:
   """A floating (bf16/f16 included) or integer dtype; not bool, not complex."""
-  return dtype is not None and (jnp.issubdtype(dtype, jnp.floating)
-                                or jnp.issubdtype(dtype, jnp.integer))
+  return dtype is not None and (
+    jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+  )
 
 
 def concrete(value) -> Optional[np.ndarray]:
@@ -47,9 +48,15 @@ def concrete(value) -> Optional[np.ndarray]:
   return np.asarray(value).astype(np.float64)
 
 
-def check_number(name: str, value, ok: Callable[[np.ndarray], Any],
-                 requirement: str, hint: str = '', schedule: bool = False,
-                 scalar: bool = False) -> None:
+def check_number(
+  name: str,
+  value,
+  ok: Callable[[np.ndarray], Any],
+  requirement: str,
+  hint: str = '',
+  schedule: bool = False,
+  scalar: bool = False,
+) -> None:
   """Checks a real number or array (or, if ``schedule``, an optax schedule).
 
   Args:
@@ -70,11 +77,12 @@ def check_number(name: str, value, ok: Callable[[np.ndarray], Any],
   if schedule and callable(value):
     return
   if not _is_real(_dtype_of(value)) or (scalar and np.ndim(value) != 0):
-    what = ('a float or an int' if scalar else 'a float, an int or an array'
-            ' of them') + (', or an optax schedule' if schedule else '')
+    what = ('a float or an int' if scalar else 'a float, an int or an array of them') + (
+      ', or an optax schedule' if schedule else ''
+    )
     raise TypeError(
-        f'{name} must be a real number ({what}), got {value!r} of type'
-        f' {type(value).__name__}.{hint}')
+      f'{name} must be a real number ({what}), got {value!r} of type {type(value).__name__}.{hint}'
+    )
   arr = concrete(value)
   if arr is None:  # a tracer: inject_hyperparams under jit
     return
@@ -93,14 +101,18 @@ def check_integer(name: str, value, minimum: int, hint: str = '') -> None:
     ValueError: if it is below ``minimum``.
   """
   dtype = _dtype_of(value)
-  if (isinstance(value, (bool, np.bool_)) or dtype is None
-      or not jnp.issubdtype(dtype, jnp.integer) or np.ndim(value) != 0):
+  if (
+    isinstance(value, (bool, np.bool_))
+    or dtype is None
+    or not jnp.issubdtype(dtype, jnp.integer)
+    or np.ndim(value) != 0
+  ):
     raise TypeError(
-        f'{name} must be an integer (int, np.int64, a 0-d integer array), got'
-        f' {value!r} of type {type(value).__name__}.{hint}')
+      f'{name} must be an integer (int, np.int64, a 0-d integer array), got'
+      f' {value!r} of type {type(value).__name__}.{hint}'
+    )
   if not isinstance(value, jax.core.Tracer) and int(value) < minimum:
-    raise ValueError(
-        f'{name} must be an integer >= {minimum}, got {value!r}.{hint}')
+    raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}.{hint}')
 
 
 def check_bool(name: str, value) -> None:
@@ -112,15 +124,24 @@ def check_bool(name: str, value) -> None:
 def check_weight_decay(weight_decay) -> None:
   """AdaDecay's λ: a real number >= 0 (or array) or an optax schedule."""
   check_number(
-      'weight_decay', weight_decay, lambda v: v >= 0, 'finite and >= 0',
-      ' The paper uses 5e-4; use 0.0 to switch decay off.', schedule=True)
+    'weight_decay',
+    weight_decay,
+    lambda v: v >= 0,
+    'finite and >= 0',
+    ' The paper uses 5e-4; use 0.0 to switch decay off.',
+    schedule=True,
+  )
 
 
 def check_alpha(alpha) -> None:
   """AdaDecay's α: a finite real number or array."""
   check_number(
-      'alpha', alpha, lambda v: True, 'a finite number (or array)',
-      ' The paper uses alpha=4.0; alpha=0.0 gives constant decay.')
+    'alpha',
+    alpha,
+    lambda v: True,
+    'a finite number (or array)',
+    ' The paper uses alpha=4.0; alpha=0.0 gives constant decay.',
+  )
 
 
 def require_params(params) -> None:
@@ -135,8 +156,7 @@ def compute_dtype(tree: Any) -> jnp.dtype:
   The dtype the baselines compute in: bf16/f16 params are promoted, so their
   arithmetic is done in float32 and the results cast back per leaf.
   """
-  dtypes = [x.dtype for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(x.dtype, jnp.floating)]
+  dtypes = [x.dtype for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
   return jnp.dtype(jnp.result_type(jnp.float32, *dtypes))
 
 
@@ -152,14 +172,19 @@ def prng_key(name: str, key) -> jax.Array:
   dtype = _dtype_of(key)
   if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
     return key
-  if (dtype is not None and not isinstance(key, (bool, np.bool_))
-      and jnp.issubdtype(dtype, jnp.integer) and np.ndim(key) == 0):
+  if (
+    dtype is not None
+    and not isinstance(key, (bool, np.bool_))
+    and jnp.issubdtype(dtype, jnp.integer)
+    and np.ndim(key) == 0
+  ):
     return jax.random.key(key)
   if dtype == jnp.uint32 and np.ndim(key) == 1:  # e.g. jax.random.PRNGKey(0)
     return jax.random.wrap_key_data(key)
   raise TypeError(
-      f'{name} must be a PRNG key (jax.random.key(seed)), raw key data'
-      f' (jax.random.PRNGKey(seed)) or an int seed, got {key!r}.')
+    f'{name} must be a PRNG key (jax.random.key(seed)), raw key data'
+    f' (jax.random.PRNGKey(seed)) or an int seed, got {key!r}.'
+  )
 
 
 def _unwrap(node):
@@ -175,8 +200,7 @@ def _unwrap(node):
   if isinstance(node, (Mapping, list, tuple)) or node is None:
     return node
   children, treedef = jax.tree.flatten(node, is_leaf=lambda x: x is not node)
-  if treedef.num_nodes == 2 and jax.tree_util.treedef_is_leaf(
-      jax.tree.structure(children[0])):
+  if treedef.num_nodes == 2 and jax.tree_util.treedef_is_leaf(jax.tree.structure(children[0])):
     return children[0]
   return node
 
@@ -190,9 +214,10 @@ def _strip_wrappers(tree):
 
 
 _STATIC_MASK = (
-    'Under optax.inject_hyperparams a callable mask is taken for a schedule'
-    ' and called with the step count: pass'
-    " optax.inject_hyperparams(<optimizer>, static_args=('mask',))(...).")
+  'Under optax.inject_hyperparams a callable mask is taken for a schedule'
+  ' and called with the step count: pass'
+  " optax.inject_hyperparams(<optimizer>, static_args=('mask',))(...)."
+)
 
 
 def check_mask(value):
@@ -219,7 +244,8 @@ def check_mask(value):
   dtype = _dtype_of(value)
   if dtype is not None and dtype == np.bool_ and np.ndim(value) == 0:
     raise TypeError(
-        f'mask must be a pytree of booleans like the params (or a callable'
-        f' returning one), not the single boolean {value!r}; use mask=None to'
-        f' decay every leaf. {_STATIC_MASK}')
+      f'mask must be a pytree of booleans like the params (or a callable'
+      f' returning one), not the single boolean {value!r}; use mask=None to'
+      f' decay every leaf. {_STATIC_MASK}'
+    )
   return value

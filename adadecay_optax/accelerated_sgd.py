@@ -37,11 +37,11 @@ class AcceleratedSGDState(NamedTuple):
 
 
 def accelerated_sgd(
-    learning_rate: optax.ScalarOrSchedule,
-    kappa: chex.Numeric = 1000.0,
-    xi: chex.Numeric = 10.0,
-    small_const: chex.Numeric = 0.7,
-    weight_decay: chex.Numeric = 0.0,
+  learning_rate: optax.ScalarOrSchedule,
+  kappa: chex.Numeric = 1000.0,
+  xi: chex.Numeric = 10.0,
+  small_const: chex.Numeric = 0.7,
+  weight_decay: chex.Numeric = 0.0,
 ) -> optax.GradientTransformation:
   r"""Accelerated SGD (AccSGD), as the authors' PyTorch ``AccSGD.py`` does it.
 
@@ -140,38 +140,37 @@ def accelerated_sgd(
     <https://arxiv.org/abs/1704.08227>`_, COLT 2018.
   """
   check = _validation.check_number
-  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0',
-        schedule=True)
-  check('kappa', kappa, lambda v: v > 0, 'a float > 0',
-        ' (AccSGD.py default 1000.0)')
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0', schedule=True)
+  check('kappa', kappa, lambda v: v > 0, 'a float > 0', ' (AccSGD.py default 1000.0)')
   check('xi', xi, lambda v: v > 0, 'a float > 0', ' (AccSGD.py default 10.0)')
-  check('small_const', small_const, lambda v: (v > 0) & (v <= 1),
-        'in (0, 1]', ' (AccSGD.py default 0.7)')
-  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0',
-        ' (0.0 switches it off)')
+  check(
+    'small_const',
+    small_const,
+    lambda v: (v > 0) & (v <= 1),
+    'in (0, 1]',
+    ' (AccSGD.py default 0.7)',
+  )
+  check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0', ' (0.0 switches it off)')
   k, x, c = (_validation.concrete(v) for v in (kappa, xi, small_const))
-  if k is not None and x is not None and c is not None and np.any(
-      c * c * x > k):
+  if k is not None and x is not None and c is not None and np.any(c * c * x > k):
     raise ValueError(
-        'kappa and xi must satisfy small_const**2 * xi <= kappa (else'
-        f' Alpha = 1 - small_const**2 * xi / kappa < 0), got kappa={kappa!r},'
-        f' xi={xi!r}, small_const={small_const!r}.'
+      'kappa and xi must satisfy small_const**2 * xi <= kappa (else'
+      f' Alpha = 1 - small_const**2 * xi / kappa < 0), got kappa={kappa!r},'
+      f' xi={xi!r}, small_const={small_const!r}.'
     )
 
   def init_fn(params):
     return AcceleratedSGDState(
-        count=jnp.zeros([], jnp.int32),
-        # AccSGD.py: momentum_buffer = copy.deepcopy(p.data) on the first step.
-        momentum=jax.tree.map(jnp.array, params),
+      count=jnp.zeros([], jnp.int32),
+      # AccSGD.py: momentum_buffer = copy.deepcopy(p.data) on the first step.
+      momentum=jax.tree.map(jnp.array, params),
     )
 
   def update_fn(updates, state, params=None):
     _validation.require_params(params)
     cdt = _validation.compute_dtype(params)
-    lr = learning_rate(state.count) if callable(learning_rate) else (
-        learning_rate)
-    lr, kap, x_i, c, wd = (jnp.asarray(v, cdt) for v in
-                           (lr, kappa, xi, small_const, weight_decay))
+    lr = learning_rate(state.count) if callable(learning_rate) else (learning_rate)
+    lr, kap, x_i, c, wd = (jnp.asarray(v, cdt) for v in (lr, kappa, xi, small_const, weight_decay))
     # Coefficients, line by line as in AccSGD.step.
     large_lr = (lr * kap) / c
     alpha = 1.0 - (c * c * x_i) / kap
@@ -187,9 +186,9 @@ def accelerated_sgd(
 
     out = jax.tree.map(one, updates, params, state.momentum)
     treedef = jax.tree.structure(updates)
-    new_updates, new_momentum = jax.tree.transpose(
-        treedef, jax.tree.structure((0, 0)), out)
+    new_updates, new_momentum = jax.tree.transpose(treedef, jax.tree.structure((0, 0)), out)
     return new_updates, AcceleratedSGDState(
-        count=optax.safe_increment(state.count), momentum=new_momentum)
+      count=optax.safe_increment(state.count), momentum=new_momentum
+    )
 
   return optax.GradientTransformation(init_fn, update_fn)

@@ -40,13 +40,13 @@ import optax
 from adadecay_optax import _validation
 
 __all__ = [
-    'AdaDecayState',
-    'RandomizedDecayState',
-    'adadecay',
-    'adadecay_sgd',
-    'adadecay_theta',
-    'randomized_decay',
-    'sgd_with_weight_decay',
+  'AdaDecayState',
+  'RandomizedDecayState',
+  'adadecay',
+  'adadecay_sgd',
+  'adadecay_theta',
+  'randomized_decay',
+  'sgd_with_weight_decay',
 ]
 
 MaskOrFn = Optional[Union[Any, Callable[[optax.Params], Any]]]
@@ -169,9 +169,9 @@ def adadecay_theta(updates: optax.Updates, alpha: chex.Numeric = 4.0) -> Any:
   """
   _validation.check_alpha(alpha)
   return jax.tree.map(
-      lambda g: None if g is None else _adaptive_theta(g, alpha),
-      updates,
-      is_leaf=lambda x: x is None,
+    lambda g: None if g is None else _adaptive_theta(g, alpha),
+    updates,
+    is_leaf=lambda x: x is None,
   )
 
 
@@ -193,8 +193,7 @@ def _add_scaled_weights(updates, thetas, params, weight_decay):
       return None
     return (g + (weight_decay * theta.astype(g.dtype)) * p).astype(g.dtype)
 
-  return jax.tree.map(one, updates, thetas, params,
-                      is_leaf=lambda x: x is None)
+  return jax.tree.map(one, updates, thetas, params, is_leaf=lambda x: x is None)
 
 
 def _maybe_masked(tx, mask):
@@ -203,9 +202,9 @@ def _maybe_masked(tx, mask):
 
 
 def adadecay(
-    weight_decay: optax.ScalarOrSchedule = 5e-4,
-    alpha: chex.Numeric = 4.0,
-    mask: MaskOrFn = None,
+  weight_decay: optax.ScalarOrSchedule = 5e-4,
+  alpha: chex.Numeric = 4.0,
+  mask: MaskOrFn = None,
 ) -> optax.GradientTransformation:
   r"""Adds AdaDecay's adaptively scaled decay λ·θ⊙w to the updates.
 
@@ -306,10 +305,9 @@ def _normal_quantiles() -> np.ndarray:
   to float32. Symmetric (z_{2¹⁶−1−k} = −z_k), so the mean is exactly 0; the
   variance is 1 − 2.0e-5 and |z| ≤ 4.325.
   """
-  levels = 2 ** _Z_BITS
+  levels = 2**_Z_BITS
   inv_cdf = statistics.NormalDist().inv_cdf
-  return np.array([inv_cdf((k + 0.5) / levels) for k in range(levels)],
-                  np.float32)
+  return np.array([inv_cdf((k + 0.5) / levels) for k in range(levels)], np.float32)
 
 
 def _standard_normal(key: chex.PRNGKey, shape: tuple[int, ...]) -> jax.Array:
@@ -343,15 +341,16 @@ def _tree_standard_normal(key: chex.PRNGKey, tree: Any) -> Any:
   """:func:`_standard_normal` like every array leaf (own key per leaf)."""
   leaves, treedef = jax.tree.flatten(tree)
   keys = jax.random.split(key, max(len(leaves), 1))
-  return jax.tree.unflatten(treedef, [
-      _standard_normal(k, jnp.shape(x)) for k, x in zip(keys, leaves)])
+  return jax.tree.unflatten(
+    treedef, [_standard_normal(k, jnp.shape(x)) for k, x in zip(keys, leaves)]
+  )
 
 
 def randomized_decay(
-    weight_decay: optax.ScalarOrSchedule,
-    alpha: chex.Numeric,
-    key: Union[chex.PRNGKey, int],
-    mask: MaskOrFn = None,
+  weight_decay: optax.ScalarOrSchedule,
+  alpha: chex.Numeric,
+  key: Union[chex.PRNGKey, int],
+  mask: MaskOrFn = None,
 ) -> optax.GradientTransformation:
   r"""The paper's randomized-θ ablation (eq. 13): u = g + λ·S(z; α)⊙w.
 
@@ -412,18 +411,16 @@ def randomized_decay(
     rng_key, sample_key = jax.random.split(state.rng_key)
     z = _tree_standard_normal(sample_key, updates)
     thetas = jax.tree.map(
-        lambda x, g: _sigmoid_theta(x.astype(_stats_dtype(g.dtype)), alpha),
-        z, updates)
-    new_state = RandomizedDecayState(
-        count=optax.safe_increment(state.count), rng_key=rng_key
+      lambda x, g: _sigmoid_theta(x.astype(_stats_dtype(g.dtype)), alpha), z, updates
     )
+    new_state = RandomizedDecayState(count=optax.safe_increment(state.count), rng_key=rng_key)
     return _add_scaled_weights(updates, thetas, params, rate), new_state
 
   return _maybe_masked(optax.GradientTransformation(init_fn, update_fn), mask)
 
 
 def _in_updates_dtype(
-    tx: optax.GradientTransformationExtraArgs,
+  tx: optax.GradientTransformationExtraArgs,
 ) -> optax.GradientTransformationExtraArgs:
   """``tx`` with its updates cast back to each incoming leaf's dtype.
 
@@ -439,12 +436,12 @@ def _in_updates_dtype(
 
 
 def adadecay_sgd(
-    learning_rate: optax.ScalarOrSchedule,
-    momentum: Optional[chex.Numeric] = 0.9,
-    nesterov: bool = False,
-    weight_decay: optax.ScalarOrSchedule = 5e-4,
-    alpha: chex.Numeric = 4.0,
-    mask: MaskOrFn = None,
+  learning_rate: optax.ScalarOrSchedule,
+  momentum: Optional[chex.Numeric] = 0.9,
+  nesterov: bool = False,
+  weight_decay: optax.ScalarOrSchedule = 5e-4,
+  alpha: chex.Numeric = 4.0,
+  mask: MaskOrFn = None,
 ) -> optax.GradientTransformationExtraArgs:
   r"""SGD with momentum and AdaDecay, the optimizer of the paper.
 
@@ -473,19 +470,20 @@ def adadecay_sgd(
   Raises:
     TypeError, ValueError: as :func:`adadecay`.
   """
-  return _in_updates_dtype(optax.chain(
+  return _in_updates_dtype(
+    optax.chain(
       adadecay(weight_decay=weight_decay, alpha=alpha, mask=mask),
-      optax.sgd(learning_rate=learning_rate, momentum=momentum,
-                nesterov=nesterov),
-  ))
+      optax.sgd(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov),
+    )
+  )
 
 
 def sgd_with_weight_decay(
-    learning_rate: optax.ScalarOrSchedule,
-    momentum: Optional[chex.Numeric] = 0.9,
-    nesterov: bool = False,
-    weight_decay: optax.ScalarOrSchedule = 5e-4,
-    mask: MaskOrFn = None,
+  learning_rate: optax.ScalarOrSchedule,
+  momentum: Optional[chex.Numeric] = 0.9,
+  nesterov: bool = False,
+  weight_decay: optax.ScalarOrSchedule = 5e-4,
+  mask: MaskOrFn = None,
 ) -> optax.GradientTransformationExtraArgs:
   r"""SGD with momentum and constant (coupled) weight decay: the baseline.
 
@@ -509,9 +507,9 @@ def sgd_with_weight_decay(
     ValueError: if ``weight_decay`` is negative or not finite.
   """
   _validation.check_weight_decay(weight_decay)
-  return _in_updates_dtype(optax.chain(
-      optax.add_decayed_weights(weight_decay=weight_decay,
-                                mask=_validation.check_mask(mask)),
-      optax.sgd(learning_rate=learning_rate, momentum=momentum,
-                nesterov=nesterov),
-  ))
+  return _in_updates_dtype(
+    optax.chain(
+      optax.add_decayed_weights(weight_decay=weight_decay, mask=_validation.check_mask(mask)),
+      optax.sgd(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov),
+    )
+  )

@@ -41,31 +41,29 @@ class EntropySGDState(NamedTuple):
 # -- the transformation -------------------------------------------------------
 
 
-def _langevin_noise(noise_key: jax.Array, step: jax.Array,
-                    like: Any) -> Any:
+def _langevin_noise(noise_key: jax.Array, step: jax.Array, like: Any) -> Any:
   """Standard normal draws ξ for Langevin step ``step``, shaped like ``like``.
 
   ``noise_key`` is the second half of ``jax.random.split(state.key)`` taken at
   the start of an outer step; step ``i`` uses ``fold_in(noise_key, i)`` and
   one subkey per leaf (:func:`optax.tree.random_like`), in ``like``'s dtypes.
   """
-  return optax.tree.random_like(
-      jax.random.fold_in(noise_key, step), like, jax.random.normal)
+  return optax.tree.random_like(jax.random.fold_in(noise_key, step), like, jax.random.normal)
 
 
 def entropy_sgd(  # pylint: disable=invalid-name
-    learning_rate: optax.ScalarOrSchedule = 0.01,
-    momentum: chex.Numeric = 0.0,
-    damp: chex.Numeric = 0.0,
-    weight_decay: chex.Numeric = 0.0,
-    nesterov: bool = True,
-    L: int = 5,
-    eps: chex.Numeric = 1e-4,
-    g0: chex.Numeric = 1e-2,
-    g1: chex.Numeric = 0.0,
-    langevin_learning_rate: chex.Numeric = 0.1,
-    langevin_beta1: chex.Numeric = 0.75,
-    key: jax.Array | int = 0,
+  learning_rate: optax.ScalarOrSchedule = 0.01,
+  momentum: chex.Numeric = 0.0,
+  damp: chex.Numeric = 0.0,
+  weight_decay: chex.Numeric = 0.0,
+  nesterov: bool = True,
+  L: int = 5,
+  eps: chex.Numeric = 1e-4,
+  g0: chex.Numeric = 1e-2,
+  g1: chex.Numeric = 0.0,
+  langevin_learning_rate: chex.Numeric = 0.1,
+  langevin_beta1: chex.Numeric = 0.75,
+  key: jax.Array | int = 0,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Entropy-SGD, as the authors' PyTorch ``EntropySGD`` (optim.py) does it.
 
@@ -226,14 +224,16 @@ def entropy_sgd(  # pylint: disable=invalid-name
     <https://arxiv.org/abs/1907.08931>`_, 2019 (the ``L=5`` default).
   """
   check = _validation.check_number
-  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0',
-        schedule=True)
+  check('learning_rate', learning_rate, lambda v: v >= 0, 'a float >= 0', schedule=True)
   check('momentum', momentum, lambda v: v >= 0, 'a float >= 0')
   check('damp', damp, lambda v: (v >= 0) & (v <= 1), 'in [0, 1]')
   check('weight_decay', weight_decay, lambda v: v >= 0, 'a float >= 0')
   _validation.check_integer(
-      'L (the number of Langevin steps)', L, minimum=1,
-      hint=' (optim.py treats L=0 as plain SGD with momentum; use optax.sgd.)')
+    'L (the number of Langevin steps)',
+    L,
+    minimum=1,
+    hint=' (optim.py treats L=0 as plain SGD with momentum; use optax.sgd.)',
+  )
   # fori_loop wants bounds of one type: np.uint8(3) becomes 3 (an injected L
   # is an int32 tracer under jit).
   if not isinstance(L, jax.core.Tracer):
@@ -241,37 +241,43 @@ def entropy_sgd(  # pylint: disable=invalid-name
   check('eps', eps, lambda v: v >= 0, 'a float >= 0')
   check('g0', g0, lambda v: v >= 0, 'a float >= 0')
   check('g1', g1, lambda v: v > -1, 'a float > -1')
-  check('langevin_learning_rate', langevin_learning_rate, lambda v: v > 0,
-        'a float > 0')
-  check('langevin_beta1', langevin_beta1, lambda v: (v >= 0) & (v < 1),
-        'in [0, 1)')
+  check('langevin_learning_rate', langevin_learning_rate, lambda v: v > 0, 'a float > 0')
+  check('langevin_beta1', langevin_beta1, lambda v: (v >= 0) & (v < 1), 'in [0, 1)')
   _validation.check_bool('nesterov', nesterov)
   rng_key = _validation.prng_key('key', key)
 
   def init_fn(params):
     return EntropySGDState(
-        count=jnp.zeros([], jnp.int32),
-        momentum=optax.tree.zeros_like(params),
-        key=rng_key,
+      count=jnp.zeros([], jnp.int32),
+      momentum=optax.tree.zeros_like(params),
+      key=rng_key,
     )
 
-  def update_fn(updates, state, params=None, *,
-                grad_fn: Optional[GradFn] = None, **extra_args):
+  def update_fn(updates, state, params=None, *, grad_fn: Optional[GradFn] = None, **extra_args):
     del extra_args
     _validation.require_params(params)
     if grad_fn is None:
       raise ValueError(
-          'entropy_sgd needs the gradient function: call'
-          ' update(updates, state, params, grad_fn=grad_fn) with'
-          ' grad_fn(params, langevin_step) -> grads.'
+        'entropy_sgd needs the gradient function: call'
+        ' update(updates, state, params, grad_fn=grad_fn) with'
+        ' grad_fn(params, langevin_step) -> grads.'
       )
     cdt = _validation.compute_dtype(params)
-    lr = learning_rate(state.count) if callable(learning_rate) else (
-        learning_rate)
+    lr = learning_rate(state.count) if callable(learning_rate) else (learning_rate)
     lr, mom, dmp, wd, noise, g_0, g_1, llr, beta1 = (
-        jnp.asarray(v, cdt) for v in (
-            lr, momentum, damp, weight_decay, eps, g0, g1,
-            langevin_learning_rate, langevin_beta1))
+      jnp.asarray(v, cdt)
+      for v in (
+        lr,
+        momentum,
+        damp,
+        weight_decay,
+        eps,
+        g0,
+        g1,
+        langevin_learning_rate,
+        langevin_beta1,
+      )
+    )
     use_mom = mom > 0  # optim.py: `if mom > 0:`
     wd = jnp.where(wd > 0, wd, jnp.zeros_like(wd))  # `if wd > 0:`
     gamma = g_0 * (1 + g_1) ** state.count.astype(cdt)
@@ -307,8 +313,7 @@ def entropy_sgd(  # pylint: disable=invalid-name
         return new_xp, new_mu, new_buf
 
       out = tmap(one, grads, xp, mu, buf, x, xi)
-      return tuple(jax.tree.transpose(
-          jax.tree.structure(x), jax.tree.structure((0, 0, 0)), out))
+      return tuple(jax.tree.transpose(jax.tree.structure(x), jax.tree.structure((0, 0, 0)), out))
 
     zeros = tmap(jnp.zeros_like, x)
     _, mu, _ = jax.lax.fori_loop(0, L, langevin_step, (x, x, zeros))
@@ -323,11 +328,12 @@ def entropy_sgd(  # pylint: disable=invalid-name
 
     out = tmap(outer, params, x, mu, updates, state.momentum)
     new_updates, new_momentum = jax.tree.transpose(
-        jax.tree.structure(params), jax.tree.structure((0, 0)), out)
+      jax.tree.structure(params), jax.tree.structure((0, 0)), out
+    )
     return new_updates, EntropySGDState(
-        count=optax.safe_increment(state.count),
-        momentum=new_momentum,
-        key=next_key,
+      count=optax.safe_increment(state.count),
+      momentum=new_momentum,
+      key=next_key,
     )
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -13,11 +13,11 @@ __all__ = ['sigmoid_decay_schedule']
 
 
 def sigmoid_decay_schedule(
-    init_value: float,
-    end_value: float,
-    transition_steps: int,
-    steepness: float = 10.0,
-    transition_begin: int = 0,
+  init_value: float,
+  end_value: float,
+  transition_steps: int,
+  steepness: float = 10.0,
+  transition_begin: int = 0,
 ) -> optax.Schedule:
   r"""Anneals from ``init_value`` to ``end_value`` along a logistic curve.
 
@@ -67,32 +67,32 @@ def sigmoid_decay_schedule(
       ``steepness`` not positive, or a value not finite.
   """
   _validation.check_integer(
-      'transition_steps', transition_steps, minimum=1,
-      hint=' It counts optimizer steps: epochs × steps per epoch.')
+    'transition_steps',
+    transition_steps,
+    minimum=1,
+    hint=' It counts optimizer steps: epochs × steps per epoch.',
+  )
   _validation.check_integer('transition_begin', transition_begin, minimum=0)
   for name, value, ok, requirement in (
-      ('steepness', steepness, lambda v: v > 0, '> 0 and finite'),
-      ('init_value', init_value, lambda v: True, 'finite'),
-      ('end_value', end_value, lambda v: True, 'finite')):
+    ('steepness', steepness, lambda v: v > 0, '> 0 and finite'),
+    ('init_value', init_value, lambda v: True, 'finite'),
+    ('end_value', end_value, lambda v: True, 'finite'),
+  ):
     _validation.check_number(name, value, ok, requirement, scalar=True)
-  transition_steps, transition_begin = int(transition_steps), int(
-      transition_begin)
-  init_value, end_value, steepness = (
-      float(init_value), float(end_value), float(steepness))
+  transition_steps, transition_begin = int(transition_steps), int(transition_begin)
+  init_value, end_value, steepness = (float(init_value), float(end_value), float(steepness))
 
   def sigmoid(x):
     return 1 / (1 + math.exp(-x))
 
-  low, span = sigmoid(-steepness / 2), sigmoid(steepness / 2) - sigmoid(
-      -steepness / 2)
+  low, span = sigmoid(-steepness / 2), sigmoid(steepness / 2) - sigmoid(-steepness / 2)
 
   def schedule(count: chex.Numeric) -> chex.Numeric:
     count = jnp.asarray(count)
     if jnp.issubdtype(count.dtype, jnp.integer):  # signed: t - t_0 can't wrap
       count = count.astype(jnp.int32)
     tau = jnp.clip((count - transition_begin) / transition_steps, 0, 1)
-    ratio = jnp.clip((jax.nn.sigmoid(steepness * (0.5 - tau)) - low) / span,
-                     0, 1)
+    ratio = jnp.clip((jax.nn.sigmoid(steepness * (0.5 - tau)) - low) / span, 0, 1)
     value = end_value + (init_value - end_value) * ratio
     value = jnp.where(tau <= 0, init_value, value)
     return jnp.where(tau >= 1, end_value, value).astype(jnp.float32)

@@ -44,8 +44,7 @@ def resnet18_shapes():
   for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
     for block in range(2):
       s = stride if block == 0 else 1
-      shapes += [(3, 3, cin, cout), (cout,), (cout,),
-                 (3, 3, cout, cout), (cout,), (cout,)]
+      shapes += [(3, 3, cin, cout), (cout,), (cout,), (3, 3, cout, cout), (cout,), (cout,)]
       if s != 1 or cin != cout:
         shapes += [(1, 1, cin, cout), (cout,), (cout,)]
       cin = cout
@@ -88,8 +87,7 @@ def summary(times, names):
   ratios = {}
   for i, j in pairs:
     r = times[:, i] / times[:, j]
-    ratios[names[i], names[j]] = tuple(
-        float(x) for x in np.percentile(r, [50, 25, 75]))
+    ratios[names[i], names[j]] = tuple(float(x) for x in np.percentile(r, [50, 25, 75]))
   return ms, ratios
 
 
@@ -106,10 +104,10 @@ def two_sums_floor():
       s1, s2 = jnp.sum(g), jnp.vdot(g, g)
       z = (jnp.abs(g) - s1 * 1e-9) * (-4.0 * (1e3 + s2 * 1e-9))
       return g + (5e-4 * (2 / (1 + jnp.exp(z)))) * p
+
     return jax.tree.map(one, updates, params), state
 
-  return optax.GradientTransformation(lambda p: optax.EmptyState(),
-                                      update_fn)
+  return optax.GradientTransformation(lambda p: optax.EmptyState(), update_fn)
 
 
 # -- the previous θ, the reference point ----------------------------------------
@@ -119,7 +117,7 @@ def two_sums_floor():
 # each pass so that XLA:CPU fuses it into every pass instead of sharing it.
 
 _PIVOT_PICKS = 256
-_GOLDEN = (5 ** 0.5 - 1) / 2
+_GOLDEN = (5**0.5 - 1) / 2
 
 
 def _pick_positions(shape):
@@ -127,9 +125,9 @@ def _pick_positions(shape):
   if n <= _PIVOT_PICKS:
     flat = np.arange(n)
   else:
-    flat = np.unique(np.floor(
-        np.mod((np.arange(_PIVOT_PICKS) + 0.5) * _GOLDEN, 1.0) * n
-    ).astype(np.int64))
+    flat = np.unique(
+      np.floor(np.mod((np.arange(_PIVOT_PICKS) + 0.5) * _GOLDEN, 1.0) * n).astype(np.int64)
+    )
   return np.unravel_index(flat, shape)
 
 
@@ -173,10 +171,10 @@ def fused_adadecay(weight_decay, alpha):
     def one(g, p):
       theta = fused_theta(g, alpha)
       return (g + (weight_decay * theta.astype(g.dtype)) * p).astype(g.dtype)
+
     return jax.tree.map(one, updates, params), state
 
-  return optax.GradientTransformation(lambda p: optax.EmptyState(),
-                                      update_fn)
+  return optax.GradientTransformation(lambda p: optax.EmptyState(), update_fn)
 
 
 def bench_transform(rounds, floor, shapes=None):
@@ -187,13 +185,14 @@ def bench_transform(rounds, floor, shapes=None):
   params = [jax.random.normal(k, s) for k, s in zip(keys[::2], shapes)]
   grads = [jax.random.normal(k, s) * 1e-3 for k, s in zip(keys[1::2], shapes)]
   n = sum(p.size for p in params)
-  txs = {'add_decayed_weights': optax.add_decayed_weights(5e-4),
-         'adadecay': ad.adadecay(5e-4, 4.0),
-         'adadecay (previous θ)': fused_adadecay(5e-4, 4.0)}
+  txs = {
+    'add_decayed_weights': optax.add_decayed_weights(5e-4),
+    'adadecay': ad.adadecay(5e-4, 4.0),
+    'adadecay (previous θ)': fused_adadecay(5e-4, 4.0),
+  }
   if floor:
     txs['two-sums floor'] = two_sums_floor()
-  fns = [jax.jit(lambda g, s, p, tx=tx: tx.update(g, s, p)[0])
-         for tx in txs.values()]
+  fns = [jax.jit(lambda g, s, p, tx=tx: tx.update(g, s, p)[0]) for tx in txs.values()]
   args = [(grads, tx.init(params), params) for tx in txs.values()]
   return n, summary(paired_times(fns, args, rounds), list(txs))
 
@@ -203,7 +202,7 @@ def bench_mlp_step(rounds, floor):
   key = jax.random.key(1)
   params = []
   for i, (m, k) in enumerate(zip(sizes[:-1], sizes[1:])):
-    w = jax.random.normal(jax.random.fold_in(key, i), (m, k)) * (2 / m) ** .5
+    w = jax.random.normal(jax.random.fold_in(key, i), (m, k)) * (2 / m) ** 0.5
     params.append({'kernel': w, 'bias': jnp.zeros((k,))})
   x = jax.random.normal(jax.random.fold_in(key, 99), (128, 784))
   y = jax.random.randint(jax.random.fold_in(key, 98), (128,), 0, 10)
@@ -215,10 +214,11 @@ def bench_mlp_step(rounds, floor):
     logits = h @ params[-1]['kernel'] + params[-1]['bias']
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-  txs = {'sgd_with_weight_decay': ad.sgd_with_weight_decay(0.1),
-         'adadecay_sgd': ad.adadecay_sgd(0.1),
-         'adadecay_sgd (previous θ)': optax.chain(fused_adadecay(5e-4, 4.0),
-                                                  optax.sgd(0.1, 0.9))}
+  txs = {
+    'sgd_with_weight_decay': ad.sgd_with_weight_decay(0.1),
+    'adadecay_sgd': ad.adadecay_sgd(0.1),
+    'adadecay_sgd (previous θ)': optax.chain(fused_adadecay(5e-4, 4.0), optax.sgd(0.1, 0.9)),
+  }
   if floor:
     txs['two-sums floor'] = optax.chain(two_sums_floor(), optax.sgd(0.1, 0.9))
 
@@ -228,6 +228,7 @@ def bench_mlp_step(rounds, floor):
       grads = jax.grad(loss_fn)(params, x, y)
       updates, state = tx.update(grads, state, params)
       return optax.apply_updates(params, updates), state
+
     return step
 
   fns = [make_step(tx) for tx in txs.values()]
@@ -239,19 +240,22 @@ def report(label, ms, ratios):
   times = ', '.join(f'{n} {t:.2f} ms' for n, t in ms.items())
   print(f'{label}: {times}')
   for (n, d), (med, q25, q75) in ratios.items():
-    print(f'    {n} / {d}: ratio {med:.3f}x '
-          f'(middle half of the rounds {q25:.3f}-{q75:.3f}x)')
+    print(f'    {n} / {d}: ratio {med:.3f}x (middle half of the rounds {q25:.3f}-{q75:.3f}x)')
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--rounds', type=int, default=30,
-                      help='paired rounds of 10 calls per program')
-  parser.add_argument('--floor', action='store_true',
-                      help='also time the two-plain-sums lower bound')
+  parser.add_argument(
+    '--rounds', type=int, default=30, help='paired rounds of 10 calls per program'
+  )
+  parser.add_argument(
+    '--floor', action='store_true', help='also time the two-plain-sums lower bound'
+  )
   args = parser.parse_args()
-  print(f'jax {jax.__version__}, optax {optax.__version__}, '
-        f'{jax.devices()[0].device_kind}, {platform.processor() or platform.machine()}')
+  print(
+    f'jax {jax.__version__}, optax {optax.__version__}, '
+    f'{jax.devices()[0].device_kind}, {platform.processor() or platform.machine()}'
+  )
   n, (ms, ratios) = bench_transform(args.rounds, args.floor)
   report(f'(a) transform alone, ResNet-18 tree ({n:,} params)', ms, ratios)
   ms, ratios = bench_mlp_step(args.rounds, args.floor)

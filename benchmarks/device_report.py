@@ -61,13 +61,13 @@ from train import experiment, files, models, optimizers, results, trainer  # pyl
 # The paper's experiments: (name, models, runs per model, trials); 100 epochs.
 # Runs per model count the (dataset, optimizer-or-setting) columns.
 EXPERIMENTS = (
-    ('Table III, 28x28 part', ('nn2', 'nn3', 'lenet4', 'vgg9'), 2 * 6, 50),
-    ('Table III, CIFAR-10 part', ('resnet18', 'resnet50', 'googlenet', 'densenet121'), 6, 32),
-    ('Table I (NN-2; α, with SGD)', ('nn2',), 2 * 6, 50),
-    ('Table II (NN-2)', ('nn2',), 2 * 3, 50),
-    ('Fig. 1 (NN-2; 4 λ, SGD and AdaDecay)', ('nn2',), 2 * 8, 50),
-    ('Fig. 2 (LeNet-4; 4 dropout rates, SGD and AdaDecay)', ('lenet4',), 2 * 8, 50),
-    ('CIFAR-10 / ResNet-18 ablations (Tables I, II, Fig. 1)', ('resnet18',), 13, 32),
+  ('Table III, 28x28 part', ('nn2', 'nn3', 'lenet4', 'vgg9'), 2 * 6, 50),
+  ('Table III, CIFAR-10 part', ('resnet18', 'resnet50', 'googlenet', 'densenet121'), 6, 32),
+  ('Table I (NN-2; α, with SGD)', ('nn2',), 2 * 6, 50),
+  ('Table II (NN-2)', ('nn2',), 2 * 3, 50),
+  ('Fig. 1 (NN-2; 4 λ, SGD and AdaDecay)', ('nn2',), 2 * 8, 50),
+  ('Fig. 2 (LeNet-4; 4 dropout rates, SGD and AdaDecay)', ('lenet4',), 2 * 8, 50),
+  ('CIFAR-10 / ResNet-18 ablations (Tables I, II, Fig. 1)', ('resnet18',), 13, 32),
 )
 EPOCHS = 100
 TRAIN_IMAGES = {'shallow': 60_000, 'deep': 50_000}
@@ -100,16 +100,20 @@ def section_a(tiny):
   shapes = [(3, 3, 16, 16), (16,), (256, 10)] if tiny else None  # default: ResNet-18
   n, (ms_t, r_t) = adadecay_speed.bench_transform(rounds, floor=False, shapes=shapes)
   ms_m, r_m = adadecay_speed.bench_mlp_step(rounds, floor=False)
-  lines = ['## (a) AdaDecay vs constant decay: transform alone and MLP step', '',
-           '| program | constant (ms) | AdaDecay (ms) | ratio (median, middle half) |',
-           '|:--|--:|--:|--:|']
+  lines = [
+    '## (a) AdaDecay vs constant decay: transform alone and MLP step',
+    '',
+    '| program | constant (ms) | AdaDecay (ms) | ratio (median, middle half) |',
+    '|:--|--:|--:|--:|',
+  ]
   tree = 'small' if tiny else 'ResNet-18'
-  for name, ms, r in ((f'transform alone, {tree} tree ({n:,} params)', ms_t, r_t),
-                      ('MLP 784-512-512-10 step, batch 128', ms_m, r_m)):
+  for name, ms, r in (
+    (f'transform alone, {tree} tree ({n:,} params)', ms_t, r_t),
+    ('MLP 784-512-512-10 step, batch 128', ms_m, r_m),
+  ):
     (base, t_base), (other, t_other) = list(ms.items())[:2]
     med, q25, q75 = r[other, base]
-    lines.append(f'| {name} | {t_base:.3f} | {t_other:.3f} | '
-                 f'{med:.2f}× ({q25:.2f}–{q75:.2f}) |')
+    lines.append(f'| {name} | {t_base:.3f} | {t_other:.3f} | {med:.2f}× ({q25:.2f}–{q75:.2f}) |')
   return lines, {}
 
 
@@ -136,11 +140,18 @@ def section_b(tiny):
       times[name].append(time.perf_counter() - start)
       state[name] = out[:3]
   ips = {n: batch / float(np.median(t)) for n, t in times.items()}
-  lines = [f'## (b) {model_name} training step, batch {batch}', '',
-           '| optimizer | ms/step | images/s |', '|:--|--:|--:|']
+  lines = [
+    f'## (b) {model_name} training step, batch {batch}',
+    '',
+    '| optimizer | ms/step | images/s |',
+    '|:--|--:|--:|',
+  ]
   lines += [f'| {n} | {1e3 * batch / v:.1f} | {v:.1f} |' for n, v in ips.items()]
-  lines += ['', f'Ratio AdaDecay / constant decay (time per step): '
-            f'**{ips["constant decay"] / ips["adadecay"]:.3f}**']
+  lines += [
+    '',
+    f'Ratio AdaDecay / constant decay (time per step): '
+    f'**{ips["constant decay"] / ips["adadecay"]:.3f}**',
+  ]
   return lines, {'model': model_name, 'images_per_s': ips['adadecay']}
 
 
@@ -149,17 +160,25 @@ def section_c(tiny):
   n_train, n_test = (256, 200) if tiny else (60_000, 10_000)
   data = data_lib.Dataset.synthetic(n_train, n_test)
   spec = optimizers.parse('adadecay')
-  lines = ['## (c) NN-2 epochs, N trials in one program (AdaDecay)', '',
-           f'Epoch: {n_train:,} training images (batch 128) + {n_test:,} test images, '
-           'synthetic; time of the second epoch (the first compiles).', '',
-           '| N | s/epoch | trial-epochs/s | T(N) / (N·T(1)) |', '|--:|--:|--:|--:|']
+  lines = [
+    '## (c) NN-2 epochs, N trials in one program (AdaDecay)',
+    '',
+    f'Epoch: {n_train:,} training images (batch 128) + {n_test:,} test images, '
+    'synthetic; time of the second epoch (the first compiles).',
+    '',
+    '| N | s/epoch | trial-epochs/s | T(N) / (N·T(1)) |',
+    '|--:|--:|--:|--:|',
+  ]
   base = rate = None
   for n in counts:
     program = trainer.TrialsProgram(
-        lambda rngs: models.get_model('nn2', rngs=rngs),
-        lambda key: optimizers.build(spec, total_steps=100 * (n_train // 128),
-                                     depth='shallow', key=key),
-        data, list(range(n)))
+      lambda rngs: models.get_model('nn2', rngs=rngs),
+      lambda key: optimizers.build(
+        spec, total_steps=100 * (n_train // 128), depth='shallow', key=key
+      ),
+      data,
+      list(range(n)),
+    )
     carry = program.init()
     carry, loss, _ = program.run_epoch(carry, 0)
     jax.block_until_ready(loss)
@@ -177,12 +196,17 @@ def section_d(b, c):
   flops = {m: forward_flops(m) for exp in EXPERIMENTS for m in exp[1]}
   nn2_rate = c['nn2_trial_epochs_per_s']  # full NN-2 trial-epochs / s
   conv_flops_per_s = b['images_per_s'] * flops[b['model']]
-  lines = ['## (d) Estimated device-hours of the paper\'s experiments (100 epochs)', '',
-           'MLPs (NN-2, NN-3): from the NN-2 throughput of (c) at the largest N, scaled by '
-           'forward FLOPs. Convolutional models: from the images/s of (b), scaled by forward '
-           'FLOPs (XLA cost analysis). Entropy-SGD counts like the others (an epoch is one '
-           'pass over the data). Estimates, not runs.', '',
-           '| experiment | runs × trials | device-hours |', '|:--|--:|--:|']
+  lines = [
+    "## (d) Estimated device-hours of the paper's experiments (100 epochs)",
+    '',
+    'MLPs (NN-2, NN-3): from the NN-2 throughput of (c) at the largest N, scaled by '
+    'forward FLOPs. Convolutional models: from the images/s of (b), scaled by forward '
+    'FLOPs (XLA cost analysis). Entropy-SGD counts like the others (an epoch is one '
+    'pass over the data). Estimates, not runs.',
+    '',
+    '| experiment | runs × trials | device-hours |',
+    '|:--|--:|--:|',
+  ]
   total = 0.0
   for name, model_names, runs, trials in EXPERIMENTS:
     seconds = 0.0
@@ -201,6 +225,7 @@ def section_d(b, c):
 
 def section_e(out, data_dir, tiny, deadline, epoch_seconds):
   from configs import quickstart  # pylint: disable=g-import-not-at-top
+
   config = quickstart.get_config()
   config.experiment = 'device_report_nn2_fashion_mnist'
   config.trials, config.epochs = (2, 1) if tiny else (50, 100)
@@ -211,8 +236,11 @@ def section_e(out, data_dir, tiny, deadline, epoch_seconds):
   if data_dir:
     config.data_dir = data_dir
   workdir = out / 'nn2_fashion_mnist'
-  lines = ['## (e) NN-2 on Fashion-MNIST, sgd vs adadecay, '
-           f'{config.trials} trials × {config.epochs} epochs', '']
+  lines = [
+    '## (e) NN-2 on Fashion-MNIST, sgd vs adadecay, '
+    f'{config.trials} trials × {config.epochs} epochs',
+    '',
+  ]
   # One call, stopped after the epochs that fit in the budget at the epoch
   # time (c) measured for its largest N (= config.trials, on the same number
   # of images), so each run's program compiles once.
@@ -221,13 +249,16 @@ def section_e(out, data_dir, tiny, deadline, epoch_seconds):
   if fit < 1:
     return lines + ['Not run: no time left in the budget.']
   try:
-    written = experiment.run_experiment(config, workdir, log=lambda s: None,
-                                        stop_after_epochs=min(fit, runs * config.epochs))
+    written = experiment.run_experiment(
+      config, workdir, log=lambda s: None, stop_after_epochs=min(fit, runs * config.epochs)
+    )
   except Exception as e:  # pylint: disable=broad-except
     return lines + [f'Not run: {type(e).__name__}: {e}']
   if written is None:
-    return lines + [f'Stopped by the time budget; `{workdir}` holds the checkpoints: run '
-                    'the same command again to continue.']
+    return lines + [
+      f'Stopped by the time budget; `{workdir}` holds the checkpoints: run '
+      'the same command again to continue.'
+    ]
   return lines + [results.format_table(written)]
 
 
@@ -235,28 +266,42 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--out', required=True, type=pathlib.Path, help='folder for report.md')
   parser.add_argument('--tiny', action='store_true', help='smoke test: tiny sizes (CPU)')
-  parser.add_argument('--budget-minutes', type=float, default=9.0,
-                      help='stop section (e) when this much time has passed since the start')
-  parser.add_argument('--sections', default='abcde',
-                      help='the sections to run, e.g. abcd to leave out the (long) run of (e);'
-                           ' (d) needs (b) and (c), (e) needs (c)')
-  parser.add_argument('--data-dir', default='',
-                      help='folder with Fashion-MNIST for (e) (default: the harness search)')
+  parser.add_argument(
+    '--budget-minutes',
+    type=float,
+    default=9.0,
+    help='stop section (e) when this much time has passed since the start',
+  )
+  parser.add_argument(
+    '--sections',
+    default='abcde',
+    help='the sections to run, e.g. abcd to leave out the (long) run of (e);'
+    ' (d) needs (b) and (c), (e) needs (c)',
+  )
+  parser.add_argument(
+    '--data-dir', default='', help='folder with Fashion-MNIST for (e) (default: the harness search)'
+  )
   args = parser.parse_args(argv)
   sections = set(args.sections)
-  if not sections <= set('abcde') or ('d' in sections and not {'b', 'c'} <= sections) or (
-      'e' in sections and 'c' not in sections):
+  if (
+    not sections <= set('abcde')
+    or ('d' in sections and not {'b', 'c'} <= sections)
+    or ('e' in sections and 'c' not in sections)
+  ):
     parser.error(f'--sections {args.sections!r}: letters from abcde; d needs b and c, e needs c')
   start = time.monotonic()
   deadline = start + 60 * args.budget_minutes
   args.out.mkdir(parents=True, exist_ok=True)
   device = jax.devices()[0]
-  md = ['# Device report', '',
-        f'- device: {jax.device_count()} × {device.device_kind} ({device.platform})',
-        f'- jax {jax.__version__}, optax {optax.__version__}; matmul precision: '
-        f'{jax.config.jax_default_matmul_precision}',
-        f'- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
-        f'- command: `python benchmarks/device_report.py {" ".join(sys.argv[1:] if argv is None else argv)}`']
+  md = [
+    '# Device report',
+    '',
+    f'- device: {jax.device_count()} × {device.device_kind} ({device.platform})',
+    f'- jax {jax.__version__}, optax {optax.__version__}; matmul precision: '
+    f'{jax.config.jax_default_matmul_precision}',
+    f'- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
+    f'- command: `python benchmarks/device_report.py {" ".join(sys.argv[1:] if argv is None else argv)}`',
+  ]
   if args.tiny:
     md.append('- **--tiny**: sizes shrunk to test the script; the numbers mean nothing.')
   md.append('')
@@ -287,8 +332,9 @@ def main(argv=None):
   if 'd' in sections:
     md += timed('d', section_d, b, c) + ['']
   if 'e' in sections:
-    md += timed('e', section_e, args.out, args.data_dir, args.tiny, deadline,
-                c['last_epoch_seconds']) + ['']
+    md += timed(
+      'e', section_e, args.out, args.data_dir, args.tiny, deadline, c['last_epoch_seconds']
+    ) + ['']
   md.append('Seconds per section: ' + ', '.join(f'({k}) {v:.0f}' for k, v in took.items()) + '.')
   md.append(f'Wall time: {(time.monotonic() - start) / 60:.1f} min.')
   files.write_text_atomic(path, '\n'.join(md) + '\n')

@@ -48,8 +48,11 @@ def old_randomized_decay(weight_decay, alpha, key):
     rng_key, sample_key = jax.random.split(state.rng_key)
     z = optax.tree.random_like(sample_key, updates, sampler=jax.random.normal)
     updates = jax.tree.map(
-        lambda g, z, p: g + weight_decay * (2 / (1 + jax.numpy.exp(
-            -alpha * z))) * p, updates, z, params)
+      lambda g, z, p: g + weight_decay * (2 / (1 + jax.numpy.exp(-alpha * z))) * p,
+      updates,
+      z,
+      params,
+    )
     return updates, ad.RandomizedDecayState(state.count + 1, rng_key)
 
   return optax.GradientTransformation(init_fn, update_fn)
@@ -57,36 +60,47 @@ def old_randomized_decay(weight_decay, alpha, key):
 
 def factories(total_steps):
   """name -> optimizer factory(key), as the harness builds them per trial."""
-  build = lambda name: lambda key: optimizers.build(
-      optimizers.parse(name), total_steps=total_steps, depth='shallow',
-      key=key)
+  build = lambda name: (
+    lambda key: optimizers.build(
+      optimizers.parse(name), total_steps=total_steps, depth='shallow', key=key
+    )
+  )
   spec = optimizers.parse('randomized')
-  lr = optimizers.learning_rate(spec, total_steps=total_steps,
-                                depth='shallow')
+  lr = optimizers.learning_rate(spec, total_steps=total_steps, depth='shallow')
   old = lambda key: optax.chain(
-      old_randomized_decay(spec.weight_decay, spec.alpha, key),
-      optax.sgd(lr, momentum=optimizers.MOMENTUM))
-  return {'sgd': build('sgd'), 'adadecay': build('adadecay'),
-          'randomized (old)': old, 'randomized': build('randomized')}
+    old_randomized_decay(spec.weight_decay, spec.alpha, key),
+    optax.sgd(lr, momentum=optimizers.MOMENTUM),
+  )
+  return {
+    'sgd': build('sgd'),
+    'adadecay': build('adadecay'),
+    'randomized (old)': old,
+    'randomized': build('randomized'),
+  }
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--trials', type=int, default=8)
-  parser.add_argument('--steps', type=int, default=40,
-                      help='updates per timed call')
+  parser.add_argument('--steps', type=int, default=40, help='updates per timed call')
   parser.add_argument('--rounds', type=int, default=7)
   args = parser.parse_args()
   n_train, n_test = 128 * args.steps, 100
   data = data_lib.Dataset.synthetic(n_train, n_test)
-  print(f'NN-2, {args.trials} trials, batch 128, {args.steps} steps per call;'
-        f' {jax.device_count()} x {jax.devices()[0].device_kind},'
-        f' jax {jax.__version__}')
+  print(
+    f'NN-2, {args.trials} trials, batch 128, {args.steps} steps per call;'
+    f' {jax.device_count()} x {jax.devices()[0].device_kind},'
+    f' jax {jax.__version__}'
+  )
   programs, carries = {}, {}
   for name, factory in factories(468 * 100).items():
     programs[name] = trainer.TrialsProgram(
-        lambda rngs: models.get_model('nn2', rngs=rngs), factory, data,
-        list(range(args.trials)), eval_batch_size=n_test)
+      lambda rngs: models.get_model('nn2', rngs=rngs),
+      factory,
+      data,
+      list(range(args.trials)),
+      eval_batch_size=n_test,
+    )
     carry, loss, _ = programs[name].run_epoch(programs[name].init(), 0)
     jax.block_until_ready(loss)  # compiled
     carries[name] = carry
@@ -102,9 +116,11 @@ def main():
   for i, name in enumerate(names):
     ratio = times[:, i] / times[:, base]
     q50, q25, q75 = np.percentile(ratio, [50, 25, 75])
-    print(f'{name:17s} {1e3 * np.median(times[:, i]):7.1f} ms/step;'
-          f' / adadecay: {q50:.2f}x (middle half of the rounds'
-          f' {q25:.2f}-{q75:.2f}x)')
+    print(
+      f'{name:17s} {1e3 * np.median(times[:, i]):7.1f} ms/step;'
+      f' / adadecay: {q50:.2f}x (middle half of the rounds'
+      f' {q25:.2f}-{q75:.2f}x)'
+    )
 
 
 if __name__ == '__main__':

@@ -35,19 +35,21 @@ def main():
   parser.add_argument('--trials', type=int, nargs='+', default=[1, 4, 16])
   parser.add_argument('--repeats', type=int, default=2)
   args = parser.parse_args()
-  data = data_lib.Dataset.synthetic(
-      60000, 10000, models.input_shape(args.model))
+  data = data_lib.Dataset.synthetic(60000, 10000, models.input_shape(args.model))
   spec = optimizers.parse(args.optimizer)
-  print(f'{args.model}, {args.optimizer}, batch 128, 468 steps + 10k test'
-        f' images per epoch; {jax.device_count()} x'
-        f' {jax.devices()[0].device_kind}, jax {jax.__version__}')
+  print(
+    f'{args.model}, {args.optimizer}, batch 128, 468 steps + 10k test'
+    f' images per epoch; {jax.device_count()} x'
+    f' {jax.devices()[0].device_kind}, jax {jax.__version__}'
+  )
   base = None
   for n in args.trials:
     program = trainer.TrialsProgram(
-        lambda rngs: models.get_model(args.model, rngs=rngs),
-        lambda key: optimizers.build(spec, total_steps=468 * 100,
-                                     depth='shallow', key=key),
-        data, list(range(n)))
+      lambda rngs: models.get_model(args.model, rngs=rngs),
+      lambda key: optimizers.build(spec, total_steps=468 * 100, depth='shallow', key=key),
+      data,
+      list(range(n)),
+    )
     carry = program.init()
     carry, loss, _ = program.run_epoch(carry, 0)  # compiles
     jax.block_until_ready(loss)
@@ -60,8 +62,10 @@ def main():
     t = min(times)
     base = base or (t if n == 1 else None)
     ratio = f', T(N)/(N*T(1)) = {t / (n * base):.2f}' if base else ''
-    print(f'N={n:3d}: {t:7.2f} s/epoch, {1 / t:6.3f} epochs/s,'
-          f' {n / t:6.3f} trial-epochs/s{ratio}', flush=True)
+    print(
+      f'N={n:3d}: {t:7.2f} s/epoch, {1 / t:6.3f} epochs/s, {n / t:6.3f} trial-epochs/s{ratio}',
+      flush=True,
+    )
 
 
 if __name__ == '__main__':

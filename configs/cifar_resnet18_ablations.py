@@ -14,11 +14,15 @@ def get_config():
   config.experiment = 'cifar_resnet18_ablations'
   config.models = ('resnet18',)
   config.datasets = ('cifar10',)
-  alphas = tuple(f'adadecay(alpha={a})' for a in table1_alpha.ALPHAS
-                 if a != 4)  # α = 4 is plain 'adadecay'
-  lambdas = tuple(f'{name}(weight_decay={wd:g})'
-                  for wd in fig1_lambda.WEIGHT_DECAYS if wd != 5e-4
-                  for name in ('sgd', 'adadecay'))
+  alphas = tuple(
+    f'adadecay(alpha={a})' for a in table1_alpha.ALPHAS if a != 4
+  )  # α = 4 is plain 'adadecay'
+  lambdas = tuple(
+    f'{name}(weight_decay={wd:g})'
+    for wd in fig1_lambda.WEIGHT_DECAYS
+    if wd != 5e-4
+    for name in ('sgd', 'adadecay')
+  )
   config.optimizers = ('sgd', 'randomized', 'adadecay') + alphas + lambdas
   config.trials = 32
   config.epochs = 100

@@ -17,8 +17,8 @@ def get_config():
   config.models = ('nn2',)
   config.datasets = ('mnist', 'fashion_mnist')
   config.optimizers = tuple(
-      f'{name}(weight_decay={wd:g})'
-      for wd in WEIGHT_DECAYS for name in ('sgd', 'adadecay'))
+    f'{name}(weight_decay={wd:g})' for wd in WEIGHT_DECAYS for name in ('sgd', 'adadecay')
+  )
   config.trials = 50
   config.epochs = 100
   return config

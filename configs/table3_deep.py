@@ -16,8 +16,7 @@ def get_config():
   config.experiment = 'table3_deep'
   config.models = ('resnet18', 'resnet50', 'googlenet', 'densenet121')
   config.datasets = ('cifar10',)
-  config.optimizers = ('sgd', 'rmsprop', 'adam', 'entropy_sgd',
-                       'accelerated_sgd', 'adadecay')
+  config.optimizers = ('sgd', 'rmsprop', 'adam', 'entropy_sgd', 'accelerated_sgd', 'adadecay')
   config.trials = 32
   config.epochs = 100
   config.augment = True

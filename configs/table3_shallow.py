@@ -11,8 +11,7 @@ def get_config():
   config.experiment = 'table3_shallow'
   config.models = ('nn2', 'nn3', 'lenet4', 'vgg9')
   config.datasets = ('mnist', 'fashion_mnist')
-  config.optimizers = ('sgd', 'rmsprop', 'adam', 'entropy_sgd',
-                       'accelerated_sgd', 'adadecay')
+  config.optimizers = ('sgd', 'rmsprop', 'adam', 'entropy_sgd', 'accelerated_sgd', 'adadecay')
   config.trials = 50
   config.epochs = 100
   return config

@@ -38,20 +38,19 @@ elif SHARED_DATA.is_dir():
 else:
   TEST_DATA, _FIXED = USER_CACHE / 'test-data', False
 
-_LINK_NAMES = {'mnist': 'mnist', 'fashion_mnist': 'fashion-mnist',
-               'cifar10': 'cifar10'}
+_LINK_NAMES = {'mnist': 'mnist', 'fashion_mnist': 'fashion-mnist', 'cifar10': 'cifar10'}
 _linked: set[str] = set()
-
 
 
 def _missing() -> str:
   return (
-      'The tests need the real data sets: MNIST and Fashion-MNIST (the 4'
-      ' original IDX .gz files each) and CIFAR-10 (cifar-10-binary.tar.gz).'
-      f' With internet they are downloaded (verified) into {USER_CACHE};'
-      ' without it, set ADADECAY_TEST_DATA to a folder holding mnist/,'
-      ' fashion-mnist/ and cifar10/ with those files (README.md, "Tests" and'
-      ' "Data", says where to get them).')
+    'The tests need the real data sets: MNIST and Fashion-MNIST (the 4'
+    ' original IDX .gz files each) and CIFAR-10 (cifar-10-binary.tar.gz).'
+    f' With internet they are downloaded (verified) into {USER_CACHE};'
+    ' without it, set ADADECAY_TEST_DATA to a folder holding mnist/,'
+    ' fashion-mnist/ and cifar10/ with those files (README.md, "Tests" and'
+    ' "Data", says where to get them).'
+  )
 
 
 @contextlib.contextmanager
@@ -98,8 +97,7 @@ def require_test_data(*names: str) -> Path:
   names = names or ('mnist', 'fashion_mnist')
   if _FIXED:
     if not TEST_DATA.is_dir():
-      pytest.fail(f'{_missing()}\n(ADADECAY_TEST_DATA={TEST_DATA} is not a folder)',
-                  pytrace=False)
+      pytest.fail(f'{_missing()}\n(ADADECAY_TEST_DATA={TEST_DATA} is not a folder)', pytrace=False)
     return TEST_DATA
   for name in names:
     if name not in _linked:
@@ -109,8 +107,11 @@ def require_test_data(*names: str) -> Path:
 
 
 def has_cifar10_binary(root: Path) -> bool:
-  return any((folder / item).exists() for folder in (root, root / 'cifar10')
-             for item in ('cifar-10-binary.tar.gz', 'cifar-10-batches-bin'))
+  return any(
+    (folder / item).exists()
+    for folder in (root, root / 'cifar10')
+    for item in ('cifar-10-binary.tar.gz', 'cifar-10-batches-bin')
+  )
 
 
 def cifar10_test_data() -> tuple[str, Path]:

@@ -21,19 +21,20 @@ def reference_theta(g: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def reference_update(g, w, weight_decay, alpha):
-  return np.asarray(g, np.float64) + weight_decay * reference_theta(
-      g, alpha) * np.asarray(w, np.float64)  # eq. 9
+  return np.asarray(g, np.float64) + weight_decay * reference_theta(g, alpha) * np.asarray(
+    w, np.float64
+  )  # eq. 9
 
 
 def random_tree(seed: int, big: bool = True):
   """Conv and dense kernels, biases, a scalar, and a heavy-tailed 10^6 leaf."""
   rng = np.random.default_rng(seed)
   shapes = {
-      'conv': (3, 3, 16, 32),
-      'conv_bias': (32,),
-      'dense': (512, 10),
-      'dense_bias': (10,),
-      'scalar': (),
+    'conv': (3, 3, 16, 32),
+    'conv_bias': (32,),
+    'dense': (512, 10),
+    'dense_bias': (10,),
+    'scalar': (),
   }
   grads = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
   params = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
@@ -56,8 +57,7 @@ def assert_theta_close(got, want, name=''):
   """
   got = np.asarray(got, np.float64)
   normal = want > np.finfo(np.float32).tiny
-  np.testing.assert_allclose(got[normal], want[normal], rtol=1e-5, atol=0,
-                             err_msg=name)
+  np.testing.assert_allclose(got[normal], want[normal], rtol=1e-5, atol=0, err_msg=name)
   assert np.all(got[~normal] <= np.finfo(np.float32).tiny), name
 
 
@@ -70,8 +70,12 @@ def test_theta_and_update_match_float64_reference(alpha):
   for name in grads:
     assert_theta_close(thetas[name], reference_theta(grads[name], alpha), name)
     np.testing.assert_allclose(
-        updates[name], reference_update(grads[name], params[name], 0.1, alpha),
-        rtol=1e-5, atol=1e-7, err_msg=name)
+      updates[name],
+      reference_update(grads[name], params[name], 0.1, alpha),
+      rtol=1e-5,
+      atol=1e-7,
+      err_msg=name,
+    )
 
 
 def test_theta_extreme_magnitudes_match_reference():
@@ -82,13 +86,11 @@ def test_theta_extreme_magnitudes_match_reference():
   for scale in (1e-30, 1e-25, 1e25, 1e30):
     g = (base * scale).astype(np.float32)
     np.testing.assert_allclose(
-        ad.adadecay_theta(jnp.asarray(g), 4.0), reference_theta(g, 4.0),
-        rtol=1e-5, err_msg=str(scale))
+      ad.adadecay_theta(jnp.asarray(g), 4.0), reference_theta(g, 4.0), rtol=1e-5, err_msg=str(scale)
+    )
 
 
-
-@pytest.mark.parametrize('cv, alphas', [(0.1, (1.0, 4.0, 8.0)), (0.03, (4.0,)),
-                                        (0.01, (8.0,))])
+@pytest.mark.parametrize('cv, alphas', [(0.1, (1.0, 4.0, 8.0)), (0.03, (4.0,)), (0.01, (8.0,))])
 def test_theta_low_spread_leaf_matches_reference(cv, alphas):
   # |g| = 1 ± cv: the one-pass variance E[a²] - E[a]² cancels here (its error
   # grows like 1/cv², measured 3e-5 to 3e-3 in float32); so does a plain
@@ -96,11 +98,11 @@ def test_theta_low_spread_leaf_matches_reference(cv, alphas):
   # unless corrected. 65,536 elements, random signs.
   rng = np.random.default_rng(5)
   shape = (256, 256)
-  g = ((1 + cv * rng.normal(size=shape)) * rng.choice([-1, 1], shape)
-       ).astype(np.float32)
+  g = ((1 + cv * rng.normal(size=shape)) * rng.choice([-1, 1], shape)).astype(np.float32)
   for alpha in alphas:
-    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
-                       reference_theta(g, alpha), f'cv={cv} alpha={alpha}')
+    assert_theta_close(
+      ad.adadecay_theta(jnp.asarray(g), alpha), reference_theta(g, alpha), f'cv={cv} alpha={alpha}'
+    )
 
 
 def test_theta_structured_conv_kernel_matches_reference():
@@ -111,8 +113,9 @@ def test_theta_structured_conv_kernel_matches_reference():
   g[..., 0] = 0
   g[..., 1] *= 1e4
   for alpha in (-1.0, 4.0, 8.0):
-    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
-                       reference_theta(g, alpha), f'alpha={alpha}')
+    assert_theta_close(
+      ad.adadecay_theta(jnp.asarray(g), alpha), reference_theta(g, alpha), f'alpha={alpha}'
+    )
 
 
 @pytest.mark.parametrize('first', ['typical', 'outlier'])
@@ -123,12 +126,13 @@ def test_theta_with_large_values_at_regular_positions_matches_reference(first):
   # a mean summed about one of them, uncorrected, is off by 5e-5 to 2e-4.
   n = 2**22
   g = np.full(n, 1e-3, np.float32)
-  g[2**17::2**18] = 1.1
+  g[2**17 :: 2**18] = 1.1
   if first == 'outlier':
     g[0] = 1.1
   for alpha in (4.0, 8.0):
-    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), alpha),
-                       reference_theta(g, alpha), f'alpha={alpha}')
+    assert_theta_close(
+      ad.adadecay_theta(jnp.asarray(g), alpha), reference_theta(g, alpha), f'alpha={alpha}'
+    )
 
 
 def test_theta_tiny_magnitudes_match_reference():
@@ -138,8 +142,7 @@ def test_theta_tiny_magnitudes_match_reference():
   rng = np.random.default_rng(7)
   for scale in (1e-33, 1e-35, 1e-37):
     g = (scale * (1 + 0.1 * rng.normal(size=10_000))).astype(np.float32)
-    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), 4.0),
-                       reference_theta(g, 4.0), str(scale))
+    assert_theta_close(ad.adadecay_theta(jnp.asarray(g), 4.0), reference_theta(g, 4.0), str(scale))
 
 
 def test_theta_float64_extreme_magnitudes_match_reference():
@@ -151,8 +154,7 @@ def test_theta_float64_extreme_magnitudes_match_reference():
     for scale in (1e-200, 1e200):
       theta = ad.adadecay_theta(jnp.asarray(base * scale), 4.0)
       assert theta.dtype == jnp.float64
-      np.testing.assert_allclose(theta, reference_theta(base, 4.0),
-                                 rtol=1e-12, err_msg=str(scale))
+      np.testing.assert_allclose(theta, reference_theta(base, 4.0), rtol=1e-12, err_msg=str(scale))
 
 
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
@@ -172,8 +174,7 @@ def test_non_finite_gradient_gives_add_decayed_weights_on_its_leaf(bad, alpha):
   assert np.isfinite(np.asarray(updates['bad'])).sum() == 7
   # The other leaf keeps its adaptive θ.
   theta_ok = ad.adadecay_theta(grads['ok'], alpha)
-  np.testing.assert_allclose(updates['ok'], grads['ok'] + 0.1 * theta_ok * w,
-                             rtol=1e-6)
+  np.testing.assert_allclose(updates['ok'], grads['ok'] + 0.1 * theta_ok * w, rtol=1e-6)
 
 
 def test_theta_is_in_open_interval_and_centred():
@@ -192,7 +193,9 @@ def test_theta_is_in_open_interval_and_centred():
   assert theta[2] == 1.0
 
 
-@pytest.mark.parametrize('g', [
+@pytest.mark.parametrize(
+  'g',
+  [
     jnp.float32(3.0),
     jnp.array([0.7]),
     jnp.zeros((4, 5)),
@@ -200,7 +203,8 @@ def test_theta_is_in_open_interval_and_centred():
     jnp.array([0.1, -0.1, 0.1, -0.1]),
     jnp.full((1000,), 1e-30),
     jnp.full((7,), 1e30),
-])
+  ],
+)
 def test_constant_magnitude_gives_theta_exactly_one(g):
   theta = ad.adadecay_theta(g, 8.0)
   assert theta.shape == g.shape
@@ -236,13 +240,15 @@ def test_scale_and_sign_invariance():
   # Powers of two scale exactly in floating point: bit-equal θ.
   for c in (2.0**-40, 0.5, 8.0, 2.0**40, -1.0, -4.0):
     scaled = jax.tree.map(lambda g, c=c: g * c, grads)
-    jax.tree.map(np.testing.assert_array_equal,
-                 ad.adadecay_theta(scaled, 4.0), theta)
+    jax.tree.map(np.testing.assert_array_equal, ad.adadecay_theta(scaled, 4.0), theta)
   # Any other positive factor: equal up to float32 rounding.
   for c in (1e-20, 3.7, 1e20):
     scaled = jax.tree.map(lambda g, c=c: g * c, grads)
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5),
-                 ad.adadecay_theta(scaled, 4.0), theta)
+    jax.tree.map(
+      lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5),
+      ad.adadecay_theta(scaled, 4.0),
+      theta,
+    )
 
 
 @pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])
@@ -257,14 +263,12 @@ def test_alpha_zero_is_add_decayed_weights_bit_for_bit(dtype, scheduled):
   for _ in range(3):
     u1, s1 = jax.jit(ours.update)(grads, s1, params)
     u2, s2 = jax.jit(theirs.update)(grads, s2, params)
-    assert jax.tree.map(lambda x: x.dtype, u1) == jax.tree.map(
-        lambda x: x.dtype, grads)
+    assert jax.tree.map(lambda x: x.dtype, u1) == jax.tree.map(lambda x: x.dtype, grads)
     # optax promotes bf16 updates to float32 when λ comes from a (float32)
     # schedule; we keep the updates' dtype, i.e. optax's result rounded once.
     u2 = jax.tree.map(lambda x: x.astype(dtype), u2)
     jax.tree.map(np.testing.assert_array_equal, u1, u2)
-  jax.tree.map(np.testing.assert_array_equal, jax.tree.leaves(s1),
-               jax.tree.leaves(s2))
+  jax.tree.map(np.testing.assert_array_equal, jax.tree.leaves(s1), jax.tree.leaves(s2))
 
 
 def test_bf16_statistics_in_float32():
@@ -276,12 +280,10 @@ def test_bf16_statistics_in_float32():
   # θ from the bf16 gradient, computed in float64: the update must match it to
   # bf16 precision (statistics in bf16 would be far off for 4608 elements).
   want = reference_update(np.asarray(g16, np.float32), 1.0, 0.5, 4.0)
-  np.testing.assert_allclose(np.asarray(u, np.float32), want, rtol=1e-2,
-                             atol=1e-2)
+  np.testing.assert_allclose(np.asarray(u, np.float32), want, rtol=1e-2, atol=1e-2)
   theta = ad.adadecay_theta(g16, 4.0)
   assert theta.dtype == jnp.float32
-  np.testing.assert_allclose(
-      theta, reference_theta(np.asarray(g16, np.float32), 4.0), rtol=1e-5)
+  np.testing.assert_allclose(theta, reference_theta(np.asarray(g16, np.float32), 4.0), rtol=1e-5)
 
 
 def test_weight_decay_schedule_is_applied_per_step():
@@ -301,8 +303,7 @@ def test_none_leaves_pass_through():
   grads = {'a': jnp.array([1.0, 2.0, 3.0]), 'b': None}
   updates, _ = ad.adadecay(0.1).update(grads, optax.EmptyState(), params)
   assert updates['b'] is None
-  np.testing.assert_allclose(
-      updates['a'], reference_update(grads['a'], 1.0, 0.1, 4.0), rtol=1e-6)
+  np.testing.assert_allclose(updates['a'], reference_update(grads['a'], 1.0, 0.1, 4.0), rtol=1e-6)
   assert ad.adadecay_theta(grads)['b'] is None
 
 
@@ -317,8 +318,8 @@ def test_mask_skips_leaves(mask_kind):
   updates, _ = tx.update(grads, tx.init(params), params)
   np.testing.assert_array_equal(updates['bias'], grads['bias'])
   np.testing.assert_allclose(
-      updates['kernel'], reference_update(grads['kernel'], 1.0, 0.1, 4.0),
-      rtol=1e-6)
+    updates['kernel'], reference_update(grads['kernel'], 1.0, 0.1, 4.0), rtol=1e-6
+  )
   # The same through optax.masked around the unmasked transform.
   tx2 = optax.masked(ad.adadecay(0.1, 4.0), mask)
   updates2, _ = tx2.update(grads, tx2.init(params), params)
@@ -336,8 +337,7 @@ def test_update_without_params_raises():
 
 @pytest.mark.parametrize('bad', [-1e-4, float('nan'), float('inf')])
 def test_bad_weight_decay_raises_at_construction(bad):
-  for factory in (ad.adadecay, ad.adadecay_sgd, ad.sgd_with_weight_decay,
-                  ad.randomized_decay):
+  for factory in (ad.adadecay, ad.adadecay_sgd, ad.sgd_with_weight_decay, ad.randomized_decay):
     kwargs = {'learning_rate': 0.1} if 'sgd' in factory.__name__ else {}
     if factory is ad.randomized_decay:
       kwargs = {'alpha': 4.0, 'key': 0}
@@ -392,8 +392,8 @@ def test_randomized_with_typed_key_and_alpha_zero():
   tx = ad.randomized_decay(0.01, 0.0, key=jax.random.key(3))
   updates, _ = tx.update(grads, tx.init(params), params)
   np.testing.assert_array_equal(
-      updates['w'], optax.add_decayed_weights(0.01).update(
-          grads, optax.EmptyState(), params)[0]['w'])
+    updates['w'], optax.add_decayed_weights(0.01).update(grads, optax.EmptyState(), params)[0]['w']
+  )
 
 
 # -- the optimizers and the schedule -------------------------------------------
@@ -414,9 +414,9 @@ def test_adadecay_sgd_matches_pytorch_style_recursion():
     d = reference_update(g, w, lam, alpha)
     m = mu * m + d
     w = w - lr * m
-    updates, state = tx.update(jnp.asarray(2 * (np.asarray(params) - target)
-                                           * np.arange(1, 5), jnp.float32),
-                               state, params)
+    updates, state = tx.update(
+      jnp.asarray(2 * (np.asarray(params) - target) * np.arange(1, 5), jnp.float32), state, params
+    )
     params = optax.apply_updates(params, updates)
   np.testing.assert_allclose(params, w, rtol=1e-5, atol=1e-6)
 
@@ -457,18 +457,20 @@ def test_sigmoid_schedule_values():
   np.testing.assert_allclose(float(later(700)), float(sched(500)), rtol=1e-6)
 
 
-@pytest.mark.parametrize('kwargs, error, match', [
-    ({'transition_steps': 0}, ValueError,
-     'transition_steps must be an integer >= 1'),
-    ({'transition_steps': 10.5}, TypeError,
-     'transition_steps must be an integer'),
-    ({'transition_steps': 10, 'steepness': 0.0}, ValueError,
-     'steepness must be > 0'),
-    ({'transition_steps': 10, 'transition_begin': -1}, ValueError,
-     'transition_begin must be an integer >= 0'),
-    ({'transition_steps': 10, 'init_value': float('nan')}, ValueError,
-     'init_value must be finite'),
-])
+@pytest.mark.parametrize(
+  'kwargs, error, match',
+  [
+    ({'transition_steps': 0}, ValueError, 'transition_steps must be an integer >= 1'),
+    ({'transition_steps': 10.5}, TypeError, 'transition_steps must be an integer'),
+    ({'transition_steps': 10, 'steepness': 0.0}, ValueError, 'steepness must be > 0'),
+    (
+      {'transition_steps': 10, 'transition_begin': -1},
+      ValueError,
+      'transition_begin must be an integer >= 0',
+    ),
+    ({'transition_steps': 10, 'init_value': float('nan')}, ValueError, 'init_value must be finite'),
+  ],
+)
 def test_sigmoid_schedule_errors(kwargs, error, match):
   kwargs = {'init_value': 0.1, 'end_value': 0.001, **kwargs}
   with pytest.raises(error, match=match):

@@ -33,7 +33,7 @@ def reference(image, dy, dx, flip, padding):
   """NumPy RandomCrop(padding, fill=0) then optional horizontal flip."""
   h, w = image.shape[:2]
   padded = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
-  crop = padded[dy:dy + h, dx:dx + w]
+  crop = padded[dy : dy + h, dx : dx + w]
   return crop[:, ::-1] if flip else crop
 
 
@@ -60,8 +60,7 @@ def check_exact(x, out, padding):
   params = read_params(out, padding)
   for b, (dy, dx, flip) in enumerate(params):
     assert 0 <= dy <= 2 * padding and 0 <= dx <= 2 * padding
-    np.testing.assert_array_equal(out[b], reference(x[b], dy, dx, flip,
-                                                    padding))
+    np.testing.assert_array_equal(out[b], reference(x[b], dy, dx, flip, padding))
   return params
 
 
@@ -78,28 +77,28 @@ def test_shape_dtype_and_exact_semantics():
   assert len(set(params)) > 20  # offsets/flips really vary within a batch
 
 
-@pytest.mark.parametrize('shape,padding', [((5, 28, 28, 1), 4),
-                                           ((6, 9, 13, 2), 2),
-                                           ((3, 4, 4, 3), 6)])
+@pytest.mark.parametrize(
+  'shape,padding', [((5, 28, 28, 1), 4), ((6, 9, 13, 2), 2), ((3, 4, 4, 3), 6)]
+)
 def test_any_shape_and_padding(shape, padding):
   rng = np.random.default_rng(1)
   x = rng.integers(1, 256, shape, dtype=np.uint8)
-  out = np.asarray(augment(jax.random.key(3), jnp.asarray(x),
-                           padding=padding))
+  out = np.asarray(augment(jax.random.key(3), jnp.asarray(x), padding=padding))
   assert out.shape == shape and out.dtype == np.uint8
   for b in range(shape[0]):
     # Some (dy, dx, flip) reproduces image b from the same input image.
     assert any(
-        np.array_equal(out[b], reference(x[b], dy, dx, f, padding))
-        for dy in range(2 * padding + 1) for dx in range(2 * padding + 1)
-        for f in (False, True)), b
+      np.array_equal(out[b], reference(x[b], dy, dx, f, padding))
+      for dy in range(2 * padding + 1)
+      for dx in range(2 * padding + 1)
+      for f in (False, True)
+    ), b
 
 
 def test_value_range_and_images_stay_with_their_index():
   # Image i is constant i + 1 (labels are never touched; the batch order is).
   b = 32  # same shape as the other tests: one compilation
-  x = np.broadcast_to((np.arange(b, dtype=np.uint8) + 1)[:, None, None, None],
-                      (b, H, W, 3))
+  x = np.broadcast_to((np.arange(b, dtype=np.uint8) + 1)[:, None, None, None], (b, H, W, 3))
   out = np.asarray(augment(jax.random.key(7), jnp.asarray(x)))
   for i in range(b):
     values = set(np.unique(out[i]).tolist())
@@ -129,12 +128,12 @@ def test_offsets_and_flips_uniform():
   out = np.asarray(jax.jit(jax.vmap(lambda k: random_crop_flip(k, x)))(keys))
   params = np.array([p for o in out for p in read_params(o, P)])
   side = 2 * P + 1
-  cells = np.bincount(params[:, 0] * side + params[:, 1],
-                      minlength=side * side)
+  cells = np.bincount(params[:, 0] * side + params[:, 1], minlength=side * side)
   assert cells.size == side * side
   assert stats.chisquare(cells).pvalue > 1e-3
-  joint = np.bincount((params[:, 0] * side + params[:, 1]) * 2 + params[:, 2],
-                      minlength=2 * side * side)
+  joint = np.bincount(
+    (params[:, 0] * side + params[:, 1]) * 2 + params[:, 2], minlength=2 * side * side
+  )
   assert stats.chisquare(joint).pvalue > 1e-3
   assert stats.binomtest(int(params[:, 2].sum()), n, 0.5).pvalue > 1e-3
 
@@ -143,11 +142,9 @@ def test_offsets_uniform_and_independent_within_a_batch():
   b = 4096
   x = coded_images(b)
   out = np.asarray(augment(jax.random.key(5), jnp.asarray(x)))
-  params = np.array(check_exact(x[:64], out[:64], P) +
-                    read_params(out[64:], P))
+  params = np.array(check_exact(x[:64], out[:64], P) + read_params(out[64:], P))
   side = 2 * P + 1
-  cells = np.bincount(params[:, 0] * side + params[:, 1],
-                      minlength=side * side)
+  cells = np.bincount(params[:, 0] * side + params[:, 1], minlength=side * side)
   assert stats.chisquare(cells).pvalue > 1e-3
   assert stats.binomtest(int(params[:, 2].sum()), b, 0.5).pvalue > 1e-3
   # dy and dx independent, and neighbouring images independent.
@@ -187,8 +184,7 @@ def test_vmap_over_trials():
   xs = np.stack([x, x[::-1], np.roll(x, 1, axis=0)])
   vm = np.asarray(jax.jit(jax.vmap(random_crop_flip))(keys, jnp.asarray(xs)))
   for t in range(3):
-    np.testing.assert_array_equal(
-        vm[t], np.asarray(augment(keys[t], jnp.asarray(xs[t]))))
+    np.testing.assert_array_equal(vm[t], np.asarray(augment(keys[t], jnp.asarray(xs[t]))))
 
 
 def test_inside_scan_with_per_step_keys():
@@ -203,13 +199,12 @@ def test_inside_scan_with_per_step_keys():
   outs = np.asarray(outs)
   for s in range(4):
     np.testing.assert_array_equal(
-        outs[s], np.asarray(augment(jax.random.fold_in(jax.random.key(4), s),
-                                    x)))
+      outs[s], np.asarray(augment(jax.random.fold_in(jax.random.key(4), s), x))
+    )
   assert len({outs[s].tobytes() for s in range(4)}) == 4
 
 
-@pytest.mark.parametrize('kwargs,shape', [({'padding': -1}, (2, 4, 4, 3)),
-                                          ({}, (4, 4, 3))])
+@pytest.mark.parametrize('kwargs,shape', [({'padding': -1}, (2, 4, 4, 3)), ({}, (4, 4, 3))])
 def test_rejects_bad_arguments(kwargs, shape):
   with pytest.raises(ValueError):
     random_crop_flip(jax.random.key(0), jnp.zeros(shape, jnp.uint8), **kwargs)

@@ -81,9 +81,9 @@ class NumpyEntropySGD:
   """
 
   def __init__(self, params, config):
-    defaults = dict(lr=0.01, momentum=0, damp=0,
-                    weight_decay=0, nesterov=True,
-                    L=0, eps=1e-4, g0=1e-2, g1=0)
+    defaults = dict(
+      lr=0.01, momentum=0, damp=0, weight_decay=0, nesterov=True, L=0, eps=1e-4, g0=1e-2, g1=0
+    )
     for k in defaults:
       if config.get(k, None) is None:
         config[k] = defaults[k]
@@ -118,11 +118,13 @@ class NumpyEntropySGD:
         state['wc'].append(copy.deepcopy(w))
         state['mdw'].append(copy.deepcopy(dw))
 
-      state['langevin'] = dict(mw=copy.deepcopy(state['wc']),
-                               mdw=copy.deepcopy(state['mdw']),
-                               eta=copy.deepcopy(state['mdw']),
-                               lr=0.1,
-                               beta1=0.75)
+      state['langevin'] = dict(
+        mw=copy.deepcopy(state['wc']),
+        mdw=copy.deepcopy(state['mdw']),
+        eta=copy.deepcopy(state['mdw']),
+        lr=0.1,
+        beta1=0.75,
+      )
 
     lp = state['langevin']
     for i, w in enumerate(params):
@@ -137,7 +139,8 @@ class NumpyEntropySGD:
     for i in range(L):
       closure(i)  # f,_ = closure()
       for j, (wc, w, mw, mdw, eta) in enumerate(
-          zip(state['wc'], params, lp['mw'], lp['mdw'], lp['eta'])):
+        zip(state['wc'], params, lp['mw'], lp['mdw'], lp['eta'])
+      ):
         dw = grads[j]
 
         if wd > 0:
@@ -192,19 +195,33 @@ class NumpyEntropySGD:
 class NumpyAccSGD:
   """AccSGD of rahulkidambi/AccSGD AccSGD.py, in NumPy float64 (one group)."""
 
-  def __init__(self, params, lr, kappa=1000.0, xi=10.0, smallConst=0.7,  # pylint: disable=invalid-name
-               weight_decay=0):
-    self.group = dict(params=[np.array(p, np.float64) for p in params], lr=lr,
-                      kappa=kappa, xi=xi, smallConst=smallConst,
-                      weight_decay=weight_decay)
+  def __init__(
+    self,
+    params,
+    lr,
+    kappa=1000.0,
+    xi=10.0,
+    smallConst=0.7,  # pylint: disable=invalid-name
+    weight_decay=0,
+  ):
+    self.group = dict(
+      params=[np.array(p, np.float64) for p in params],
+      lr=lr,
+      kappa=kappa,
+      xi=xi,
+      smallConst=smallConst,
+      weight_decay=weight_decay,
+    )
     self.state = [{} for _ in self.group['params']]
 
   def step(self, grads):
     group = self.group
     weight_decay = group['weight_decay']
     large_lr = (group['lr'] * group['kappa']) / (group['smallConst'])
-    Alpha = 1.0 - ((group['smallConst'] * group['smallConst'] * group['xi'])  # pylint: disable=invalid-name
-                   / group['kappa'])
+    Alpha = 1.0 - (
+      (group['smallConst'] * group['smallConst'] * group['xi'])  # pylint: disable=invalid-name
+      / group['kappa']
+    )
     Beta = 1.0 - Alpha  # pylint: disable=invalid-name
     zeta = group['smallConst'] / (group['smallConst'] + Beta)
     for p, grad, param_state in zip(group['params'], grads, self.state):
@@ -227,19 +244,25 @@ class NumpyAccSGD:
 # -- reference tests ----------------------------------------------------------
 
 _ESGD_CONFIGS = [
-    # noise off: the deterministic part of the rule
-    dict(lr=0.5, L=5, eps=0.0),
-    dict(lr=0.3, L=5, eps=0.0, momentum=0.9, nesterov=True,
-         weight_decay=1e-2, g0=0.05, g1=0.1),
-    dict(lr=0.3, L=4, eps=0.0, momentum=0.8, nesterov=False, damp=0.2,
-         weight_decay=1e-2, g0=0.03, g1=0.05),
-    # noise on, same Gaussian draws fed to both
-    dict(lr=0.3, L=5, eps=0.05, momentum=0.9, nesterov=True,
-         weight_decay=1e-3, g0=0.05, g1=0.1),
-    dict(lr=0.3, L=3, eps=0.05, momentum=0.7, nesterov=False, damp=0.1,
-         weight_decay=1e-3, g0=0.02),
-    # momentum 0 skips the momentum code even with damp and nesterov=False
-    dict(lr=0.4, L=2, eps=0.02, damp=0.5, nesterov=False),
+  # noise off: the deterministic part of the rule
+  dict(lr=0.5, L=5, eps=0.0),
+  dict(lr=0.3, L=5, eps=0.0, momentum=0.9, nesterov=True, weight_decay=1e-2, g0=0.05, g1=0.1),
+  dict(
+    lr=0.3,
+    L=4,
+    eps=0.0,
+    momentum=0.8,
+    nesterov=False,
+    damp=0.2,
+    weight_decay=1e-2,
+    g0=0.03,
+    g1=0.05,
+  ),
+  # noise on, same Gaussian draws fed to both
+  dict(lr=0.3, L=5, eps=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3, g0=0.05, g1=0.1),
+  dict(lr=0.3, L=3, eps=0.05, momentum=0.7, nesterov=False, damp=0.1, weight_decay=1e-3, g0=0.02),
+  # momentum 0 skips the momentum code even with damp and nesterov=False
+  dict(lr=0.4, L=2, eps=0.02, damp=0.5, nesterov=False),
 ]
 
 
@@ -262,8 +285,7 @@ def _run_entropy_sgd_pair(cfg, num_steps, zero_reference_noise=False):
 
   @jax.jit
   def step(params, state):
-    grads = jax.grad(_jax_loss)(params, xs_j[num_langevin],
-                                ys_j[num_langevin])
+    grads = jax.grad(_jax_loss)(params, xs_j[num_langevin], ys_j[num_langevin])
     updates, state = tx.update(grads, state, params, grad_fn=grad_fn)
     return optax.apply_updates(params, updates), state
 
@@ -277,8 +299,10 @@ def _run_entropy_sgd_pair(cfg, num_steps, zero_reference_noise=False):
   for _ in range(num_steps):
     noise_key = jax.random.split(state.key)[1]
     draw = entropy_sgd_lib._langevin_noise  # pylint: disable=protected-access
-    etas = [[np.asarray(e) for e in jax.tree.leaves(
-        draw(noise_key, jnp.int32(i), params))] for i in range(num_langevin)]
+    etas = [
+      [np.asarray(e) for e in jax.tree.leaves(draw(noise_key, jnp.int32(i), params))]
+      for i in range(num_langevin)
+    ]
     if zero_reference_noise:
       etas = [[np.zeros_like(e) for e in row] for row in etas]
     params, state = step(params, state)
@@ -307,20 +331,23 @@ def test_entropy_sgd_matches_pytorch_reference(cfg):
 def test_entropy_sgd_noise_matters_in_reference_comparison(cfg):
   """Without the shared draws the comparison above would fail: it is real."""
   with jax.enable_x64(True):
-    *_, (params, _, ref) = _run_entropy_sgd_pair(
-        cfg, num_steps=3, zero_reference_noise=True)
-    diff = max(float(np.max(np.abs(np.asarray(a) - b)))
-               for a, b in zip(params, ref.params))
+    *_, (params, _, ref) = _run_entropy_sgd_pair(cfg, num_steps=3, zero_reference_noise=True)
+    diff = max(float(np.max(np.abs(np.asarray(a) - b))) for a, b in zip(params, ref.params))
     assert diff > 1e-4
 
 
 _ACC_CONFIGS = [
-    dict(lr=0.01),
-    dict(lr=0.05, kappa=100.0, xi=2.0, small_const=0.5, weight_decay=1e-2),
-    # a step schedule (halved every 3 steps): exact in float64
-    dict(lr=lambda count: 0.02 * 0.5 ** (count // 3),
-         kappa=1e4, xi=10.0, small_const=0.7, weight_decay=5e-4),
-    dict(lr=0.1, kappa=1.0, xi=1.0, small_const=1.0),  # Beta = 1
+  dict(lr=0.01),
+  dict(lr=0.05, kappa=100.0, xi=2.0, small_const=0.5, weight_decay=1e-2),
+  # a step schedule (halved every 3 steps): exact in float64
+  dict(
+    lr=lambda count: 0.02 * 0.5 ** (count // 3),
+    kappa=1e4,
+    xi=10.0,
+    small_const=0.7,
+    weight_decay=5e-4,
+  ),
+  dict(lr=0.1, kappa=1.0, xi=1.0, small_const=1.0),  # Beta = 1
 ]
 
 
@@ -334,8 +361,7 @@ def test_accelerated_sgd_matches_pytorch_reference(cfg):
     tx = accelerated_sgd(lr, **cfg)
     state = tx.init(params)
     step = jax.jit(lambda p, s: tx.update(jax.grad(_jax_loss)(p, x, y), s, p))
-    torch_kwargs = {('smallConst' if k == 'small_const' else k): v
-                    for k, v in cfg.items()}
+    torch_kwargs = {('smallConst' if k == 'small_const' else k): v for k, v in cfg.items()}
     ref = NumpyAccSGD(_initial_params(seed=4), lr=None, **torch_kwargs)
     for t in range(10):
       updates, state = step(params, state)
@@ -348,11 +374,9 @@ def test_accelerated_sgd_matches_pytorch_reference(cfg):
         assert got.dtype == jnp.float64
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
       for got, st in zip(state.momentum, ref.state):
-        np.testing.assert_allclose(got, st['momentum_buffer'], rtol=RTOL,
-                                   atol=ATOL)
+        np.testing.assert_allclose(got, st['momentum_buffer'], rtol=RTOL, atol=ATOL)
       assert int(state.count) == t + 1
-    assert not np.allclose(ref.group['params'][0], _initial_params(seed=4)[0],
-                           atol=1e-3)
+    assert not np.allclose(ref.group['params'][0], _initial_params(seed=4)[0], atol=1e-3)
 
 
 # -- optax plumbing -----------------------------------------------------------
@@ -366,8 +390,15 @@ def _quadratic_grad_fn(p, k):
 
 def _tx_and_kwargs(name, **overrides):
   if name == 'entropy_sgd':
-    kw = dict(learning_rate=0.5, momentum=0.9, L=3, eps=1e-2,
-              weight_decay=1e-3, g1=0.01, key=jax.random.key(7))
+    kw = dict(
+      learning_rate=0.5,
+      momentum=0.9,
+      L=3,
+      eps=1e-2,
+      weight_decay=1e-3,
+      g1=0.01,
+      key=jax.random.key(7),
+    )
     kw.update(overrides)
     return entropy_sgd, kw, dict(grad_fn=_quadratic_grad_fn)
   kw = dict(learning_rate=0.05, kappa=100.0, xi=5.0, weight_decay=1e-3)
@@ -376,14 +407,16 @@ def _tx_and_kwargs(name, **overrides):
 
 
 def _tree_params(dtype):
-  return {'w': jnp.linspace(-1.0, 2.0, 6, dtype=dtype).reshape(2, 3),
-          'b': jnp.array([0.5, -0.25], dtype)}
+  return {
+    'w': jnp.linspace(-1.0, 2.0, 6, dtype=dtype).reshape(2, 3),
+    'b': jnp.array([0.5, -0.25], dtype),
+  }
 
 
 def _strip_keys(tree):
   return jax.tree.map(
-      lambda x: jax.random.key_data(x)
-      if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+    lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
+  )
 
 
 def _assert_trees_identical(a, b):
@@ -407,8 +440,7 @@ def test_inject_hyperparams_is_identical_eagerly(name):
   if name == 'entropy_sgd':  # L is injected too (a traced loop bound)
     assert 'L' in i_state.hyperparams
   p_step = lambda p, s: plain.update(_quadratic_grad_fn(p, 0), s, p, **extra)
-  i_step = lambda p, s: injected.update(_quadratic_grad_fn(p, 0), s, p,
-                                        **extra)
+  i_step = lambda p, s: injected.update(_quadratic_grad_fn(p, 0), s, p, **extra)
   p_params = i_params = params
   for _ in range(4 if name == 'accelerated_sgd' else 2):
     p_updates, p_state = p_step(p_params, p_state)
@@ -425,34 +457,26 @@ def test_inject_hyperparams_schedule_and_change(name):
   factory, kw, extra = _tx_and_kwargs(name)
   schedule = optax.linear_schedule(kw['learning_rate'], 0.0, 4)
   plain = factory(**dict(kw, learning_rate=schedule))
-  injected = optax.inject_hyperparams(factory)(**dict(kw,
-                                                      learning_rate=schedule))
+  injected = optax.inject_hyperparams(factory)(**dict(kw, learning_rate=schedule))
   params = _tree_params(jnp.float32)
   p_state, i_state = plain.init(params), injected.init(params)
-  p_step = jax.jit(lambda s: plain.update(_quadratic_grad_fn(params, 0), s,
-                                          params, **extra))
-  i_step = jax.jit(lambda s: injected.update(_quadratic_grad_fn(params, 0), s,
-                                             params, **extra))
+  p_step = jax.jit(lambda s: plain.update(_quadratic_grad_fn(params, 0), s, params, **extra))
+  i_step = jax.jit(lambda s: injected.update(_quadratic_grad_fn(params, 0), s, params, **extra))
   for _ in range(5):
     p_updates, p_state = p_step(p_state)
     i_updates, i_state = i_step(i_state)
     chex.assert_trees_all_close(p_updates, i_updates, rtol=1e-6, atol=1e-7)
   if name == 'entropy_sgd':  # at lr = 0 the step is 0 (not so for AccSGD,
     # whose parameters still move towards the buffer)
-    chex.assert_trees_all_close(p_updates,
-                                jax.tree.map(jnp.zeros_like, params))
+    chex.assert_trees_all_close(p_updates, jax.tree.map(jnp.zeros_like, params))
   # Setting the injected learning rate by hand.
   plain = factory(**kw)
   injected = optax.inject_hyperparams(factory)(**dict(kw, learning_rate=1.0))
   p_state, i_state = plain.init(params), injected.init(params)
-  i_state.hyperparams['learning_rate'] = jnp.asarray(kw['learning_rate'],
-                                                     jnp.float32)
-  p_step = jax.jit(lambda s: plain.update(_quadratic_grad_fn(params, 0), s,
-                                          params, **extra))
-  i_step = jax.jit(lambda s: injected.update(_quadratic_grad_fn(params, 0), s,
-                                             params, **extra))
-  chex.assert_trees_all_close(p_step(p_state)[0], i_step(i_state)[0],
-                              rtol=1e-6, atol=1e-7)
+  i_state.hyperparams['learning_rate'] = jnp.asarray(kw['learning_rate'], jnp.float32)
+  p_step = jax.jit(lambda s: plain.update(_quadratic_grad_fn(params, 0), s, params, **extra))
+  i_step = jax.jit(lambda s: injected.update(_quadratic_grad_fn(params, 0), s, params, **extra))
+  chex.assert_trees_all_close(p_step(p_state)[0], i_step(i_state)[0], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize('name', ['entropy_sgd', 'accelerated_sgd'])
@@ -468,16 +492,15 @@ def test_masked(name):
   for _ in range(3):
     grads = _quadratic_grad_fn(params, 0)
     m_updates, m_state = masked.update(grads, m_state, params, **extra)
-    a_updates, a_state = alone.update({'w': grads['w']}, a_state, a_params,
-                                      **extra)
+    a_updates, a_state = alone.update({'w': grads['w']}, a_state, a_params, **extra)
     # masked-out leaves pass through untouched
     np.testing.assert_array_equal(m_updates['b'], grads['b'])
     np.testing.assert_allclose(m_updates['w'], a_updates['w'], rtol=1e-6)
     params = optax.apply_updates(params, m_updates)
     a_params = optax.apply_updates(a_params, a_updates)
-  assert isinstance(m_state.inner_state,
-                    EntropySGDState if name == 'entropy_sgd'
-                    else AcceleratedSGDState)
+  assert isinstance(
+    m_state.inner_state, EntropySGDState if name == 'entropy_sgd' else AcceleratedSGDState
+  )
 
 
 @pytest.mark.parametrize('name', ['entropy_sgd', 'accelerated_sgd'])
@@ -521,32 +544,35 @@ def test_entropy_sgd_key_forms():
   outs = []
   for key in (jax.random.key(3), jax.random.PRNGKey(3), 3):
     tx = entropy_sgd(eps=0.1, L=1, key=key)
-    updates, _ = tx.update(params, tx.init(params), params,
-                           grad_fn=_quadratic_grad_fn)
+    updates, _ = tx.update(params, tx.init(params), params, grad_fn=_quadratic_grad_fn)
     outs.append(updates)
   _assert_trees_identical(outs[0], outs[1])
   _assert_trees_identical(outs[0], outs[2])
   tx = entropy_sgd(eps=0.1, L=1, key=4)
-  other, _ = tx.update(params, tx.init(params), params,
-                       grad_fn=_quadratic_grad_fn)
+  other, _ = tx.update(params, tx.init(params), params, grad_fn=_quadratic_grad_fn)
   assert not np.allclose(other['w'], outs[0]['w'])
 
 
 # -- constructor errors -------------------------------------------------------
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     (dict(L=2.5), r'L \(the number of Langevin steps\) must be an integer'),
     (dict(L=True), r'L \(the number of Langevin steps\) must be an integer'),
     (dict(nesterov='yes'), r'nesterov must be True or False'),
     (dict(momentum='0.9'), r'momentum must be a real number'),
-])
+  ],
+)
 def test_entropy_sgd_constructor_type_errors(kwargs, message):
   with pytest.raises(TypeError, match=message):
     entropy_sgd(**kwargs)
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     (dict(L=0), r'L \(the number of Langevin steps\) must be an integer >= 1'),
     (dict(L=-3), r'L \(the number of Langevin steps\) must be an integer >= 1'),
     (dict(learning_rate=-0.1), r'learning_rate must be a float >= 0'),
@@ -557,27 +583,31 @@ def test_entropy_sgd_constructor_type_errors(kwargs, message):
     (dict(eps=-1e-4), r'eps must be a float >= 0'),
     (dict(g0=-1e-2), r'g0 must be a float >= 0'),
     (dict(g1=-1.0), r'g1 must be a float > -1'),
-    (dict(langevin_learning_rate=0.0),
-     r'langevin_learning_rate must be a float > 0'),
+    (dict(langevin_learning_rate=0.0), r'langevin_learning_rate must be a float > 0'),
     (dict(langevin_beta1=1.0), r'langevin_beta1 must be in \[0, 1\)'),
-])
+  ],
+)
 def test_entropy_sgd_constructor_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):
     entropy_sgd(**kwargs)
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     (dict(learning_rate=-0.1), r'learning_rate must be a float >= 0'),
     (dict(learning_rate=float('inf')), r'learning_rate must be a float >= 0'),
     (dict(learning_rate=0.1, kappa=0.0), r'kappa must be a float > 0'),
     (dict(learning_rate=0.1, xi=-1.0), r'xi must be a float > 0'),
     (dict(learning_rate=0.1, small_const=0.0), r'small_const must be in'),
     (dict(learning_rate=0.1, small_const=1.5), r'small_const must be in'),
-    (dict(learning_rate=0.1, weight_decay=-1e-4),
-     r'weight_decay must be a float >= 0'),
-    (dict(learning_rate=0.1, kappa=1.0, xi=10.0),
-     r'kappa and xi must satisfy small_const\*\*2 \* xi <= kappa'),
-])
+    (dict(learning_rate=0.1, weight_decay=-1e-4), r'weight_decay must be a float >= 0'),
+    (
+      dict(learning_rate=0.1, kappa=1.0, xi=10.0),
+      r'kappa and xi must satisfy small_const\*\*2 \* xi <= kappa',
+    ),
+  ],
+)
 def test_accelerated_sgd_constructor_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):
     accelerated_sgd(**kwargs)
@@ -590,8 +620,7 @@ def test_constructors_accept_schedules_and_defaults():
   tx = entropy_sgd()
   assert isinstance(tx, optax.GradientTransformationExtraArgs)
   assert isinstance(accelerated_sgd(0.1), optax.GradientTransformation)
-  assert accelerated_sgd_lib.__all__ == ['AcceleratedSGDState',
-                                         'accelerated_sgd']
+  assert accelerated_sgd_lib.__all__ == ['AcceleratedSGDState', 'accelerated_sgd']
   assert entropy_sgd_lib.__all__ == ['EntropySGDState', 'entropy_sgd']
   assert accelerated_sgd_lib.accelerated_sgd is accelerated_sgd
   assert entropy_sgd_lib.entropy_sgd is entropy_sgd

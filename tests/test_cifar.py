@@ -26,8 +26,7 @@ def test_resnet18_steps_lower_the_loss_on_real_cifar10_images():
   # Only the JPEG copy says it is lossy; the original says what it is.
   assert ('LOSSY' in ds.source) == (name == 'cifar10_jpeg'), ds.source
   arrays = ds.subset(64, 10)
-  images = augment.random_crop_flip(jax.random.key(0),
-                                    jnp.asarray(arrays.train_images))
+  images = augment.random_crop_flip(jax.random.key(0), jnp.asarray(arrays.train_images))
   x = (images / 255.0 - arrays.mean) / arrays.std
   y = jnp.asarray(arrays.train_labels)
   model = models.get_model('resnet18', rngs=nnx.Rngs(0))
@@ -41,6 +40,7 @@ def test_resnet18_steps_lower_the_loss_on_real_cifar10_images():
       m = nnx.merge(graphdef, params, rest, copy=True)
       loss = optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
       return loss, nnx.split(m, nnx.Param, ...)[2]
+
     (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), rest, opt_state, loss

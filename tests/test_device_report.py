@@ -18,9 +18,21 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def test_tiny_device_report(tmp_path):
   env = {**os.environ, 'PYTHONPATH': str(REPO), 'MPLBACKEND': 'Agg'}
   proc = subprocess.run(
-      [sys.executable, 'benchmarks/device_report.py', '--tiny', '--out', str(tmp_path),
-       '--data-dir', str(require_test_data())],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    [
+      sys.executable,
+      'benchmarks/device_report.py',
+      '--tiny',
+      '--out',
+      str(tmp_path),
+      '--data-dir',
+      str(require_test_data()),
+    ],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   md = (tmp_path / 'report.md').read_text()
   assert 'matmul precision: float32' in md
@@ -42,10 +54,13 @@ def test_tiny_device_report(tmp_path):
 def test_sections_that_cannot_run_are_refused(tmp_path, sections):
   # (d) needs (b) and (c), (e) needs (c); refused before anything runs.
   proc = subprocess.run(
-      [sys.executable, 'benchmarks/device_report.py', '--out', str(tmp_path),
-       '--sections', sections],
-      cwd=REPO, env={**os.environ, 'PYTHONPATH': str(REPO)}, capture_output=True, text=True,
-      timeout=300)
+    [sys.executable, 'benchmarks/device_report.py', '--out', str(tmp_path), '--sections', sections],
+    cwd=REPO,
+    env={**os.environ, 'PYTHONPATH': str(REPO)},
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert '--sections' in proc.stderr
   assert not (tmp_path / 'report.md').exists()
@@ -56,5 +71,6 @@ def test_forward_flops_of_nn2_by_hand():
   # bias additions (512 + 512 + 10) and the ReLUs (512 + 512), counted by XLA.
   sys.path.insert(0, str(REPO / 'benchmarks'))
   import device_report  # pylint: disable=g-import-not-at-top
+
   expected = 2 * (784 * 512 + 512 * 512 + 512 * 10) + (512 + 512 + 10) + (512 + 512)
   assert device_report.forward_flops('nn2') == expected

@@ -23,20 +23,35 @@ TIMEOUT = 900
 
 
 def _command(workdir, *flags):
-  return [sys.executable, '-m', 'train', '--config', 'configs/quickstart.py',
-          '--workdir', str(workdir), '--config.optimizers=("adadecay",)',
-          '--config.trials=3',
-          '--config.epochs=3', '--config.train_subset=512',
-          '--config.test_subset=500', '--config.eval_batch_size=500',
-          f'--config.data_dir={require_test_data()}',
-          '--config.progress=False', '--config.theta_every=1',
-          '--config.tensorboard=True', *flags]
+  return [
+    sys.executable,
+    '-m',
+    'train',
+    '--config',
+    'configs/quickstart.py',
+    '--workdir',
+    str(workdir),
+    '--config.optimizers=("adadecay",)',
+    '--config.trials=3',
+    '--config.epochs=3',
+    '--config.train_subset=512',
+    '--config.test_subset=500',
+    '--config.eval_batch_size=500',
+    f'--config.data_dir={require_test_data()}',
+    '--config.progress=False',
+    '--config.theta_every=1',
+    '--config.tensorboard=True',
+    *flags,
+  ]
 
 
 def _env(devices):
   flags = os.environ.get('XLA_FLAGS', '')
-  return dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
-      f'{flags} --xla_force_host_platform_device_count={devices}').strip())
+  return dict(
+    os.environ,
+    JAX_PLATFORMS='cpu',
+    XLA_FLAGS=(f'{flags} --xla_force_host_platform_device_count={devices}').strip(),
+  )
 
 
 def _free_port():
@@ -51,9 +66,11 @@ def _start_fixture():
   started = []
 
   def start(command, env):
-    started.append(subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True))
+    started.append(
+      subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+      )
+    )
     return started[-1]
 
   yield start
@@ -65,9 +82,15 @@ def _start_fixture():
 
 def _start_two(start, workdir):
   address = f'127.0.0.1:{_free_port()}'
-  return [start(_command(workdir, f'--coordinator_address={address}',
-                         '--num_processes=2', f'--process_id={i}'), _env(1))
-          for i in range(2)]
+  return [
+    start(
+      _command(
+        workdir, f'--coordinator_address={address}', '--num_processes=2', f'--process_id={i}'
+      ),
+      _env(1),
+    )
+    for i in range(2)
+  ]
 
 
 def _finish(procs):
@@ -93,12 +116,10 @@ def test_two_processes_match_one_and_resume_after_a_kill(tmp_path, start):
   assert len(expected.splitlines()) == 1 + 3 * 3  # trials x epochs
   assert (tmp_path / 'two' / 'accuracy.csv').read_text() == expected
   assert _runs(tmp_path / 'two') == _runs(tmp_path / 'one')
-  machine = json.loads((tmp_path / 'two' / 'results.json').read_text())[
-      'machine']
+  machine = json.loads((tmp_path / 'two' / 'results.json').read_text())['machine']
   assert machine.startswith('2 x cpu (cpu) in 2 processes'), machine
   theta = 'runs/nn2-fashion_mnist-adadecay/theta_statistics.json'
-  assert ((tmp_path / 'two' / theta).read_text()
-          == (tmp_path / 'one' / theta).read_text())
+  assert (tmp_path / 'two' / theta).read_text() == (tmp_path / 'one' / theta).read_text()
   assert len(list((tmp_path / 'two' / 'tensorboard').glob('*/events.*'))) == 1
 
   # Killed once the first epoch is checkpointed, then started again: the

@@ -35,6 +35,7 @@ def test_atomic_write_keeps_old_file(tmp_path, monkeypatch):
   assert os.listdir(tmp_path) == ['x.json']
   assert json.loads(old) == {'a': 1}
 
+
 def test_atomic_write_replaces(tmp_path):
   path = tmp_path / 't.txt'
   files.write_text_atomic(path, 'one\n')
@@ -45,9 +46,11 @@ def test_atomic_write_replaces(tmp_path):
 
 def test_json_is_strict_and_plain(tmp_path):
   import numpy as np  # pylint: disable=g-import-not-at-top
+
   path = tmp_path / 'r.json'
-  files.write_json_atomic(path, {'x': np.float32(0.5), 'n': np.int64(3),
-                                 'v': np.array([1, 2]), 't': (1, 2)})
+  files.write_json_atomic(
+    path, {'x': np.float32(0.5), 'n': np.int64(3), 'v': np.array([1, 2]), 't': (1, 2)}
+  )
   assert json.loads(path.read_text()) == {'x': 0.5, 'n': 3, 'v': [1, 2], 't': [1, 2]}
 
 

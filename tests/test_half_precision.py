@@ -15,8 +15,11 @@ F32, BF16 = np.dtype(jnp.float32), np.dtype(jnp.bfloat16)
 
 
 def _dtypes(tree):
-  return {np.dtype(x.dtype) for x in jax.tree.leaves(tree)
-          if hasattr(x, 'dtype') and jnp.issubdtype(x.dtype, jnp.floating)}
+  return {
+    np.dtype(x.dtype)
+    for x in jax.tree.leaves(tree)
+    if hasattr(x, 'dtype') and jnp.issubdtype(x.dtype, jnp.floating)
+  }
 
 
 def _dot_dtypes(jaxpr):
@@ -54,28 +57,37 @@ def test_bf16_model_computes_in_bf16_with_float32_parameters(name):
   assert _dtypes(grads) == {F32}
   # Float32 (the default) stays float32, and is the same function up to
   # bfloat16's precision.
-  params32, _, f32 = _loss_and_logits(
-      models.get_model(name, rngs=nnx.Rngs(0)), x)
+  params32, _, f32 = _loss_and_logits(models.get_model(name, rngs=nnx.Rngs(0)), x)
   assert _dot_dtypes(jax.make_jaxpr(f32)(params32).jaxpr) == {F32}
-  np.testing.assert_allclose(np.asarray(logits, np.float32),
-                             f32(params32)[1], rtol=0.05, atol=0.05)
+  np.testing.assert_allclose(np.asarray(logits, np.float32), f32(params32)[1], rtol=0.05, atol=0.05)
 
 
 def test_bf16_training_keeps_float32_state_and_reduces_the_loss():
   # Two classes told apart by the mean brightness of the image.
   rng = np.random.default_rng(0)
   labels = rng.integers(0, 2, 1024 + 256)
-  images = np.clip(rng.normal(96 + 64 * labels, 40, (28, 28, 1, len(labels))),
-                   0, 255).astype(np.uint8).transpose(3, 0, 1, 2)
+  images = (
+    np.clip(rng.normal(96 + 64 * labels, 40, (28, 28, 1, len(labels))), 0, 255)
+    .astype(np.uint8)
+    .transpose(3, 0, 1, 2)
+  )
   data = data_lib.Dataset(
-      name='brightness', train_images=images[:1024],
-      train_labels=labels[:1024].astype(np.int32), test_images=images[1024:],
-      test_labels=labels[1024:].astype(np.int32), num_classes=2,
-      source='two classes of random images told apart by brightness')
+    name='brightness',
+    train_images=images[:1024],
+    train_labels=labels[:1024].astype(np.int32),
+    test_images=images[1024:],
+    test_labels=labels[1024:].astype(np.int32),
+    num_classes=2,
+    source='two classes of random images told apart by brightness',
+  )
   program = trainer.TrialsProgram(
-      lambda rngs: models.get_model('nn2', rngs=rngs, dtype=jnp.bfloat16),
-      lambda key: ad.adadecay_sgd(0.01), data, [0, 1], batch_size=64,
-      eval_batch_size=256)
+    lambda rngs: models.get_model('nn2', rngs=rngs, dtype=jnp.bfloat16),
+    lambda key: ad.adadecay_sgd(0.01),
+    data,
+    [0, 1],
+    batch_size=64,
+    eval_batch_size=256,
+  )
   carry = program.init()
   losses = []
   for epoch in range(3):
@@ -90,19 +102,20 @@ def test_bf16_training_keeps_float32_state_and_reduces_the_loss():
 
 def test_half_precision_must_be_a_bool():
   from configs import quickstart
+
   config = quickstart.get_config()
   assert config.half_precision is False  # the paper trained in float32
   config.half_precision = True
   experiment.validate(config)
   del config['half_precision']
   config.half_precision = 'yes'
-  with pytest.raises(TypeError, match='config.half_precision must be True or'
-                     ' False'):
+  with pytest.raises(TypeError, match='config.half_precision must be True or False'):
     experiment.validate(config)
 
 
 def test_workdir_before_half_precision_resumes_as_float32(tmp_path):
   from configs import quickstart
+
   config = quickstart.get_config()
   old = quickstart.get_config()
   del old['half_precision']

@@ -55,10 +55,10 @@ def _expected_small(name: str, k: int) -> int:
 # Published counts of the kuangliu/pytorch-cifar variants (10 classes),
 # PyTorch's sum(p.numel() for p in model.parameters()).
 PUBLISHED = {
-    'resnet18': 11_173_962,
-    'resnet50': 23_520_842,
-    'googlenet': 6_166_250,
-    'densenet121': 6_956_298,
+  'resnet18': 11_173_962,
+  'resnet50': 23_520_842,
+  'googlenet': 6_166_250,
+  'densenet121': 6_956_298,
 }
 
 
@@ -75,11 +75,7 @@ def _n_batch_stats(model) -> int:
 
 
 def _bn_features(model) -> int:
-  return sum(
-      m.num_features
-      for _, m in nnx.iter_modules(model)
-      if isinstance(m, nnx.BatchNorm)
-  )
+  return sum(m.num_features for _, m in nnx.iter_modules(model) if isinstance(m, nnx.BatchNorm))
 
 
 def _assert_trees_equal(a, b) -> None:
@@ -92,9 +88,7 @@ def _assert_trees_equal(a, b) -> None:
 
 
 def _x(name: str, batch: int = 2, seed: int = 0) -> jax.Array:
-  return jax.random.normal(
-      jax.random.key(seed), (batch, *M.INPUT_SHAPES[name]), jnp.float32
-  )
+  return jax.random.normal(jax.random.key(seed), (batch, *M.INPUT_SHAPES[name]), jnp.float32)
 
 
 # --------------------------------------------------------------------------- #
@@ -110,19 +104,13 @@ def small_models():
   dominates this file's run time on CPU, so tests take an ``nnx.clone`` of
   these instead of building their own.
   """
-  return {
-      name: M.get_model(name, rngs=nnx.Rngs(0), dropout_rate=0.125)
-      for name in SMALL
-  }
+  return {name: M.get_model(name, rngs=nnx.Rngs(0), dropout_rate=0.125) for name in SMALL}
 
 
 @pytest.fixture(scope='module')
 def abstract_cifar():
   """Shape-only instances of the CIFAR models (no memory, no compute)."""
-  return {
-      name: nnx.eval_shape(lambda n=name: M.get_model(n, rngs=nnx.Rngs(0)))
-      for name in CIFAR
-  }
+  return {name: nnx.eval_shape(lambda n=name: M.get_model(n, rngs=nnx.Rngs(0))) for name in CIFAR}
 
 
 # --------------------------------------------------------------------------- #
@@ -172,7 +160,7 @@ def test_get_model_unknown_name():
 
 def test_get_model_passes_options():
   model = nnx.eval_shape(
-      lambda: M.get_model('LeNet4', rngs=nnx.Rngs(0), num_classes=3, dropout_rate=0.125)
+    lambda: M.get_model('LeNet4', rngs=nnx.Rngs(0), num_classes=3, dropout_rate=0.125)
   )
   assert isinstance(model, M.LeNet4)
   assert model.dropout.rate == 0.125
@@ -188,11 +176,11 @@ def test_separate_params_and_dropout_streams(name):
   """Models build from ``Rngs(params=..., dropout=...)`` (no default stream),
   and dropout then draws from the ``dropout`` stream."""
   model = nnx.eval_shape(
-      lambda: M.get_model(
-          name,
-          rngs=nnx.Rngs(params=jax.random.key(0), dropout=jax.random.key(1)),
-          dropout_rate=0.125,
-      )
+    lambda: M.get_model(
+      name,
+      rngs=nnx.Rngs(params=jax.random.key(0), dropout=jax.random.key(1)),
+      dropout_rate=0.125,
+    )
   )
   assert [p[-1] for p, _ in nnx.to_flat_state(nnx.state(model, nnx.RngKey))] == ['key']
   assert model.dropout.rngs.tag == 'dropout'
@@ -219,9 +207,7 @@ def test_small_models_forward(name, mode, small_models):
 @pytest.mark.parametrize('name', SMALL)
 @pytest.mark.parametrize('num_classes', [10, 7])
 def test_small_models_param_count(name, num_classes):
-  model = nnx.eval_shape(
-      lambda: M.get_model(name, rngs=nnx.Rngs(0), num_classes=num_classes)
-  )
+  model = nnx.eval_shape(lambda: M.get_model(name, rngs=nnx.Rngs(0), num_classes=num_classes))
   assert _n_params(model) == _expected_small(name, num_classes)
   y = nnx.eval_shape(lambda m: m(_x(name, batch=3)), model)
   assert y.shape == (3, num_classes) and y.dtype == jnp.float32
@@ -248,13 +234,13 @@ def test_cifar_building_blocks():
   real forward pass for the DenseNet layer (concatenation order)."""
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 16))
   cases = [
-      (lambda r: resnet.BasicBlock(16, 16, 1, rngs=r), (2, 8, 8, 16)),
-      (lambda r: resnet.BasicBlock(16, 32, 2, rngs=r), (2, 4, 4, 32)),
-      (lambda r: resnet.Bottleneck(16, 8, 1, rngs=r), (2, 8, 8, 32)),
-      (lambda r: resnet.Bottleneck(16, 4, 2, rngs=r), (2, 4, 4, 16)),
-      (lambda r: googlenet.Inception(16, 4, 4, 8, 2, 4, 4, rngs=r), (2, 8, 8, 20)),
-      (lambda r: densenet.Transition(16, 8, rngs=r), (2, 4, 4, 8)),
-      (lambda r: densenet.DenseLayer(16, 4, rngs=r), (2, 8, 8, 20)),
+    (lambda r: resnet.BasicBlock(16, 16, 1, rngs=r), (2, 8, 8, 16)),
+    (lambda r: resnet.BasicBlock(16, 32, 2, rngs=r), (2, 4, 4, 32)),
+    (lambda r: resnet.Bottleneck(16, 8, 1, rngs=r), (2, 8, 8, 32)),
+    (lambda r: resnet.Bottleneck(16, 4, 2, rngs=r), (2, 4, 4, 16)),
+    (lambda r: googlenet.Inception(16, 4, 4, 8, 2, 4, 4, rngs=r), (2, 8, 8, 20)),
+    (lambda r: densenet.Transition(16, 8, rngs=r), (2, 4, 4, 8)),
+    (lambda r: densenet.DenseLayer(16, 4, rngs=r), (2, 8, 8, 20)),
   ]
   blocks = []
   for make, shape in cases:
@@ -281,8 +267,8 @@ def test_batch_stats_are_not_params(name, abstract_cifar, small_models):
   assert _n_batch_stats(model) == 2 * n_bn
   params = nnx.state(model, nnx.Param)
   assert not any(
-      isinstance(v, nnx.BatchStat)
-      for v in jax.tree.leaves(params, is_leaf=lambda v: isinstance(v, nnx.Variable))
+    isinstance(v, nnx.BatchStat)
+    for v in jax.tree.leaves(params, is_leaf=lambda v: isinstance(v, nnx.Variable))
   )
   for _, m in nnx.iter_modules(model):
     if isinstance(m, nnx.BatchNorm):
@@ -371,9 +357,9 @@ def test_split_merge_round_trip(name, small_models):
   y_model = model(x)
   np.testing.assert_allclose(y_model, y1, rtol=1e-4, atol=1e-5)  # jit vs eager
   jax.tree.map(
-      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
-      nnx.state(model, nnx.BatchStat),
-      stats1,
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+    nnx.state(model, nnx.BatchStat),
+    stats1,
   )
   _assert_trees_equal(nnx.state(model, nnx.RngState), rest1)  # stream advanced alike
 
@@ -385,7 +371,7 @@ def test_split_merge_round_trip(name, small_models):
 
 
 @pytest.mark.parametrize(
-    'name, init', [('nn2', 'vmapped'), ('lenet4', 'stacked'), ('vgg9', 'stacked')]
+  'name, init', [('nn2', 'vmapped'), ('lenet4', 'stacked'), ('vgg9', 'stacked')]
 )
 def test_vmap_over_three_models(name, init, small_models):
   """``jax.vmap`` over the functional state of 3 models from 3 keys.
@@ -404,9 +390,7 @@ def test_vmap_over_three_models(name, init, small_models):
   if init == 'vmapped':
     states = jax.jit(jax.vmap(lambda k: nnx.state(create(k))))(keys)
   else:
-    states = jax.tree.map(
-        lambda *a: jnp.stack(a), *(nnx.state(create(k)) for k in keys)
-    )
+    states = jax.tree.map(lambda *a: jnp.stack(a), *(nnx.state(create(k)) for k in keys))
   x = _x(name, batch=4)
 
   def apply(state, x):

@@ -40,8 +40,10 @@ CELL_TIMEOUT_S = 300
 def _require_jupyter():
   if nbformat is None:
     pytest.fail(
-        f'the notebook tests need nbformat, nbclient and ipykernel ({_IMPORT_ERROR});'
-        ' install them with `pip install -e ".[train,test]"`.', pytrace=False)
+      f'the notebook tests need nbformat, nbclient and ipykernel ({_IMPORT_ERROR});'
+      ' install them with `pip install -e ".[train,test]"`.',
+      pytrace=False,
+    )
 
 
 def _execute(name: str, tmp_path: pathlib.Path, env_extra: dict[str, str]):
@@ -50,16 +52,27 @@ def _execute(name: str, tmp_path: pathlib.Path, env_extra: dict[str, str]):
   data_dir = require_test_data()
   kernels = tmp_path / 'kernels'
   (kernels / KERNEL).mkdir(parents=True)
-  (kernels / KERNEL / 'kernel.json').write_text(json.dumps({
-      'argv': [sys.executable, '-Xfrozen_modules=off', '-m', 'ipykernel_launcher',
-               '-f', '{connection_file}'],
-      'display_name': 'Python 3 (notebook test)',
-      'language': 'python',
-  }))
+  (kernels / KERNEL / 'kernel.json').write_text(
+    json.dumps(
+      {
+        'argv': [
+          sys.executable,
+          '-Xfrozen_modules=off',
+          '-m',
+          'ipykernel_launcher',
+          '-f',
+          '{connection_file}',
+        ],
+        'display_name': 'Python 3 (notebook test)',
+        'language': 'python',
+      }
+    )
+  )
   env = dict(os.environ)
   # Matplotlib: the kernel's own inline backend, whatever the caller set.
   env.pop('MPLBACKEND', None)
-  env.update({
+  env.update(
+    {
       'ADADECAY_DATA_DIR': str(data_dir),
       'ADADECAY_NOTEBOOK_SMOKE': '1',
       # The venv's tools first, e.g. for `%pip` (not run here, but cheap).
@@ -67,11 +80,13 @@ def _execute(name: str, tmp_path: pathlib.Path, env_extra: dict[str, str]):
       # No user IPython profile or startup files.
       'IPYTHONDIR': str(tmp_path / 'ipython'),
       **env_extra,
-  })
+    }
+  )
   km = KernelManager(
-      kernel_name=KERNEL,
-      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-      connection_file=str(tmp_path / 'kernel-connection.json'))
+    kernel_name=KERNEL,
+    kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+    connection_file=str(tmp_path / 'kernel-connection.json'),
+  )
   nb = nbformat.read(NOTEBOOKS / name, as_version=4)
   client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT_S, allow_errors=False)
   # Raises CellExecutionError (with the cell and its traceback) on any error.
@@ -86,13 +101,17 @@ def _outputs(nb, cell_id: str):
 
 
 def _text(nb, cell_id: str) -> str:
-  return ''.join(o.get('text', '') for o in _outputs(nb, cell_id)
-                 if o.get('output_type') == 'stream' and o.get('name') == 'stdout')
+  return ''.join(
+    o.get('text', '')
+    for o in _outputs(nb, cell_id)
+    if o.get('output_type') == 'stream' and o.get('name') == 'stdout'
+  )
 
 
 def _count(nb, mime: str, cell_id: str | None = None) -> int:
-  cells = [c for c in nb.cells if c.cell_type == 'code'
-           and (cell_id is None or c.get('id') == cell_id)]
+  cells = [
+    c for c in nb.cells if c.cell_type == 'code' and (cell_id is None or c.get('id') == cell_id)
+  ]
   return sum(mime in o.get('data', {}) for c in cells for o in c.get('outputs', []))
 
 
@@ -120,10 +139,11 @@ def test_quickstart_notebook_runs(tmp_path):
   # Read offline from the test data, not downloaded.
   assert str(require_test_data() / 'mnist') in _text(nb, 'data')
   accuracies = {}
-  for cell_id, label in (('train-adadecay', 'AdaDecay'),
-                         ('train-baseline', 'SGD + constant decay')):
-    match = re.search(rf'^{re.escape(label)} test accuracy: ([\d.]+)%$',
-                      _text(nb, cell_id), re.M)
+  for cell_id, label in (
+    ('train-adadecay', 'AdaDecay'),
+    ('train-baseline', 'SGD + constant decay'),
+  ):
+    match = re.search(rf'^{re.escape(label)} test accuracy: ([\d.]+)%$', _text(nb, cell_id), re.M)
     assert match, _text(nb, cell_id)
     accuracies[label] = float(match.group(1))
   # Chance is 10%; one epoch on 2,000 images (15 steps) reaches ~85%.
@@ -146,11 +166,9 @@ def test_quickstart_notebook_runs(tmp_path):
 @pytest.mark.slow
 def test_reproduce_paper_notebook_runs(tmp_path):
   workdir = tmp_path / 'workdir'
-  nb = _execute('reproduce_paper.ipynb', tmp_path,
-                {'ADADECAY_NOTEBOOK_WORKDIR': str(workdir)})
+  nb = _execute('reproduce_paper.ipynb', tmp_path, {'ADADECAY_NOTEBOOK_WORKDIR': str(workdir)})
   assert '3 runs x 2 trials x 2 epochs' in _text(nb, 'train')
-  table = ''.join(o['data'].get('text/markdown', '')
-                  for o in _outputs(nb, 'table') if 'data' in o)
+  table = ''.join(o['data'].get('text/markdown', '') for o in _outputs(nb, 'table') if 'data' in o)
   assert '| ave |' in table and 'adadecay(alpha=4)' in table, table
   # The harness's files and the report, with figures shown in the notebook.
   for name in ('results.json', 'accuracy.csv', 'table.md'):
@@ -160,5 +178,6 @@ def test_reproduce_paper_notebook_runs(tmp_path):
   assert len(pngs) >= 2 and any('alpha' in p.name for p in pngs), pngs
   assert '| ave |' in (workdir / 'report' / 'tables.md').read_text()
   assert _count(nb, 'image/png', 'report') == len(pngs)
-  assert 'α sweep' in ''.join(o['data'].get('text/markdown', '')
-                              for o in _outputs(nb, 'report') if 'data' in o)
+  assert 'α sweep' in ''.join(
+    o['data'].get('text/markdown', '') for o in _outputs(nb, 'report') if 'data' in o
+  )

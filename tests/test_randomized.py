@@ -46,22 +46,26 @@ def max_abs_offdiagonal_correlation(rows):
 
 def test_quantile_table_is_the_normal_quantile_midpoints():
   table = adadecay_module._normal_quantiles()  # pylint: disable=protected-access
-  k = np.arange(2 ** 16)
-  reference = scipy.stats.norm.ppf((k + 0.5) / 2 ** 16)
+  k = np.arange(2**16)
+  reference = scipy.stats.norm.ppf((k + 0.5) / 2**16)
   assert table.dtype == np.float32 and table.shape == (65536,)
-  np.testing.assert_allclose(table, reference, rtol=2 ** -24, atol=1e-12)
+  np.testing.assert_allclose(table, reference, rtol=2**-24, atol=1e-12)
   np.testing.assert_array_equal(table[::-1], -table)  # mean exactly 0
   t = table.astype(np.float64)
   # Discretisation: variance 1 - 2.0e-5, kurtosis 3 - 8.7e-4, max |z| 4.325.
-  assert abs(np.mean(t ** 2) - (1 - 2.03e-5)) < 1e-6
-  assert abs(np.mean(t ** 4) - (3 - 8.75e-4)) < 1e-5
+  assert abs(np.mean(t**2) - (1 - 2.03e-5)) < 1e-6
+  assert abs(np.mean(t**4) - (3 - 8.75e-4)) < 1e-5
   assert 4.32 < t.max() < 4.33
 
 
 def test_z_has_standard_normal_moments_and_uses_all_16_bits():
   n = 4_000_000
-  z = np.asarray(adadecay_module._standard_normal(  # pylint: disable=protected-access
-      jax.random.key(0), (n,)), np.float64)
+  z = np.asarray(
+    adadecay_module._standard_normal(  # pylint: disable=protected-access
+      jax.random.key(0), (n,)
+    ),
+    np.float64,
+  )
   se = 1 / np.sqrt(n)
   assert abs(z.mean()) < 5 * se
   assert abs(z.var() - 1) < 5 * np.sqrt(2) * se
@@ -69,7 +73,7 @@ def test_z_has_standard_normal_moments_and_uses_all_16_bits():
   assert abs(scipy.stats.kurtosis(z)) < 5 * np.sqrt(24) * se  # excess
   # ~61 draws per level: every one of the 2^16 levels appears (P(miss)
   # ~ 65536·e^-61), so no bit of the 16 is stuck.
-  assert len(np.unique(z)) == 2 ** 16
+  assert len(np.unique(z)) == 2**16
 
 
 def test_z_of_any_shape_odd_sizes_included():
@@ -82,7 +86,8 @@ def test_z_of_any_shape_odd_sizes_included():
   assert adadecay_module._standard_normal(key, (0, 4)).shape == (0, 4)  # pylint: disable=protected-access
   # Keys of another implementation only seed the Threefry stream.
   rbg = adadecay_module._standard_normal(  # pylint: disable=protected-access
-      jax.random.key(5, impl='rbg'), (1000,))
+    jax.random.key(5, impl='rbg'), (1000,)
+  )
   assert len(np.unique(np.asarray(rbg))) > 900
 
 
@@ -90,6 +95,7 @@ def _theta_cdf(alpha):
   def cdf(t):
     with np.errstate(divide='ignore'):
       return scipy.stats.norm.cdf(np.log(t / (2 - t)) / alpha)
+
   return cdf
 
 
@@ -119,20 +125,17 @@ def test_trials_draw_independently_from_their_own_keys():
   assert max_abs_offdiagonal_correlation(z) < 5 / np.sqrt(n)
   # Trial i's draws depend on key i alone: the same as drawn without vmap.
   for i in (0, 5):
-    np.testing.assert_array_equal(theta[i], np.asarray(
-        one_trial(keys[i]), np.float64))
+    np.testing.assert_array_equal(theta[i], np.asarray(one_trial(keys[i]), np.float64))
 
 
 def test_steps_and_neighbouring_elements_draw_independently():
   alpha, n, steps = 1.0, 100_000, 6
-  z = z_of_theta(draw_theta(ad.randomized_decay(1.0, alpha, key=4), n,
-                            steps), alpha)
+  z = z_of_theta(draw_theta(ad.randomized_decay(1.0, alpha, key=4), n, steps), alpha)
   assert max_abs_offdiagonal_correlation(z) < 5 / np.sqrt(n)
   # Two neighbours share one 32-bit word (high and low 16 bits).
   for step in z:
     assert abs(np.corrcoef(step[0::2], step[1::2])[0, 1]) < 5 / np.sqrt(n / 2)
-    assert abs(np.corrcoef(step[1:-1:2], step[2::2])[0, 1]) < 5 / np.sqrt(
-        n / 2)
+    assert abs(np.corrcoef(step[1:-1:2], step[2::2])[0, 1]) < 5 / np.sqrt(n / 2)
 
 
 def test_leaves_draw_independently_and_reproducibly():

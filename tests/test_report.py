@@ -34,20 +34,28 @@ def _acc(offset=0.0, trials=4, epochs=10):
 
 
 def _run(acc, group='nn2 / fashion_mnist'):
-  return {'test_accuracy': acc, 'train_loss': np.zeros_like(acc),
-          'seeds': list(range(acc.shape[0])), 'group': group}
+  return {
+    'test_accuracy': acc,
+    'train_loss': np.zeros_like(acc),
+    'seeds': list(range(acc.shape[0])),
+    'group': group,
+  }
 
 
 def _write(workdir, runs, experiment='exp'):
-  results.write_results(workdir, experiment=experiment, config={'model': 'nn2'},
-                        runs=runs, data_source='synthetic')
+  results.write_results(
+    workdir, experiment=experiment, config={'model': 'nn2'}, runs=runs, data_source='synthetic'
+  )
   return workdir
 
 
 @pytest.fixture(scope='module')
 def basic(tmp_path_factory):
-  return _write(tmp_path_factory.mktemp('basic'),
-                {'sgd': _run(_acc()), 'adadecay': _run(_acc(0.005))}, 'table2_fashion')
+  return _write(
+    tmp_path_factory.mktemp('basic'),
+    {'sgd': _run(_acc()), 'adadecay': _run(_acc(0.005))},
+    'table2_fashion',
+  )
 
 
 @pytest.fixture(scope='module')
@@ -123,8 +131,12 @@ def test_alpha_sweep_table_in_order(alpha_sweep):
   assert rows['ave'] == ['91.60', '91.70', '91.90', '92.50']
   assert rows['max'] == ['93.10', '93.20', '93.40', '94.00']
   # Against plain sgd (stored vs_baseline): +0.1 (a + 2) points.
-  assert rows['Δ vs sgd'] == ['+0.10 [+0.10, +0.10]', '+0.20 [+0.20, +0.20]',
-                              '+0.40 [+0.40, +0.40]', '+1.00 [+1.00, +1.00]']
+  assert rows['Δ vs sgd'] == [
+    '+0.10 [+0.10, +0.10]',
+    '+0.20 [+0.20, +0.20]',
+    '+0.40 [+0.40, +0.40]',
+    '+1.00 [+1.00, +1.00]',
+  ]
 
 
 def test_weight_decay_sweep_table_in_order(wd_sweep):
@@ -180,9 +192,12 @@ def test_epoch_figure_is_trimmed_mean(tmp_path):
 def test_report_figures(basic, alpha_sweep, wd_sweep, tmp_path):
   out = tmp_path / 'out'
   paths = report.make_report([alpha_sweep], out)
-  assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
-                                     'difference_vs_epoch_nn2_fashion_mnist.png',
-                                     'accuracy_vs_alpha.png']
+  assert [p.name for p in paths] == [
+    'tables.md',
+    'accuracy_vs_epoch_nn2_fashion_mnist.png',
+    'difference_vs_epoch_nn2_fashion_mnist.png',
+    'accuracy_vs_alpha.png',
+  ]
   paths += report.make_report(wd_sweep, out)[1:]
   assert paths[-1].name == 'accuracy_vs_weight_decay.png'
   for p in paths[1:]:
@@ -203,12 +218,23 @@ def test_weight_decay_axis_is_log(wd_sweep):
 def test_several_workdirs_are_merged(basic, alpha_sweep, tmp_path):
   # Both hold the same 'sgd' run (same seeds, same accuracies): kept once.
   paths = report.make_report([basic, alpha_sweep], tmp_path)
-  assert [p.name for p in paths] == ['tables.md', 'accuracy_vs_epoch_nn2_fashion_mnist.png',
-                                     'difference_vs_epoch_nn2_fashion_mnist.png',
-                                     'accuracy_vs_alpha.png', 'results.json', 'accuracy.csv']
+  assert [p.name for p in paths] == [
+    'tables.md',
+    'accuracy_vs_epoch_nn2_fashion_mnist.png',
+    'difference_vs_epoch_nn2_fashion_mnist.png',
+    'accuracy_vs_alpha.png',
+    'results.json',
+    'accuracy.csv',
+  ]
   merged = results.load_results(tmp_path)
-  assert list(merged['runs']) == ['sgd', 'adadecay', 'adadecay(alpha=8)', 'adadecay(alpha=-1)',
-                                  'adadecay(alpha=2)', 'adadecay(alpha=0)']
+  assert list(merged['runs']) == [
+    'sgd',
+    'adadecay',
+    'adadecay(alpha=8)',
+    'adadecay(alpha=-1)',
+    'adadecay(alpha=2)',
+    'adadecay(alpha=0)',
+  ]
   rows = (tmp_path / 'accuracy.csv').read_text().splitlines()
   assert len(rows) == 1 + 6 * 4 * 10  # runs x trials x epochs
   md = paths[0].read_text()
@@ -268,11 +294,20 @@ def test_merge_refuses_a_run_that_differs(basic, tmp_path):
 def paper_like(tmp_path_factory):
   sgd = np.repeat(np.array([0.8903, 0.8913, 0.8923, 0.8933, 0.8943])[:, None], 10, axis=1)
   d = np.array([-0.01, 0.01, -0.005, 0.005, 0.0])[:, None]
-  runs = {'sgd': sgd, 'randomized': sgd + 0.005, 'adadecay': sgd + 0.01,
-          'adadecay(alpha=-1)': sgd + 0.01 - 0.0048, 'rmsprop': sgd + 0.01 - d}
-  return results.load_results(_write(
-      tmp_path_factory.mktemp('paper'), {k: _run(v, 'nn2 / fashion_mnist') for k, v in runs.items()},
-      'table2_theta'))
+  runs = {
+    'sgd': sgd,
+    'randomized': sgd + 0.005,
+    'adadecay': sgd + 0.01,
+    'adadecay(alpha=-1)': sgd + 0.01 - 0.0048,
+    'rmsprop': sgd + 0.01 - d,
+  }
+  return results.load_results(
+    _write(
+      tmp_path_factory.mktemp('paper'),
+      {k: _run(v, 'nn2 / fashion_mnist') for k, v in runs.items()},
+      'table2_theta',
+    )
+  )
 
 
 def _row(md, first):
@@ -283,13 +318,13 @@ def test_paper_table_hand_values(paper_like):
   md = report.paper_table(paper_like)
   sgd = _row(md, 'sgd')
   assert sgd[1] == '89.23' and sgd[2].startswith('89.23 [') and sgd[3] == 'yes'
-  low, high = (float(x) for x in sgd[2][len('89.23 ['):-1].split(', '))
+  low, high = (float(x) for x in sgd[2][len('89.23 [') : -1].split(', '))
   assert 89.03 <= low < 89.23 < high <= 89.43
   assert sgd[4] == '89.50' and sgd[5] == '89.43'  # paper max; ours: best trial
   ada = _row(md, 'adadecay')
   assert ada[1] == '89.49' and ada[2].startswith('90.23 [') and ada[3] == 'no'
   assert ada[6:] == ['+0.26', '+1.00 [+1.00, +1.00]', 'no |']
-  low, high = (float(x) for x in ada[2][len('90.23 ['):-1].split(', '))
+  low, high = (float(x) for x in ada[2][len('90.23 [') : -1].split(', '))
   assert 90.03 <= low <= 90.23 <= high <= 90.43
   assert 'randomized' not in md  # the paper prints no Table II cells
   assert _row(md, 'rmsprop')[1] == '88.89'
@@ -305,7 +340,10 @@ def test_claims_hand_values(paper_like):
   assert rows['AdaDecay beats constant decay'][3].endswith('+1.00 [+1.00, +1.00]')
   assert rows['AdaDecay beats constant decay'][4] == '**supported** |'
   assert rows['AdaDecay beats randomized θ (eq. 13)'][2:] == [
-      'stated', 'adadecay − randomized: +0.50 [+0.50, +0.50]', '**supported** |']
+    'stated',
+    'adadecay − randomized: +0.50 [+0.50, +0.50]',
+    '**supported** |',
+  ]
   rms = rows['AdaDecay beats rmsprop']
   assert rms[3].startswith('adadecay − rmsprop: +0.00 [')
   assert rms[4] == 'not shown: the interval contains 0 |'
@@ -317,10 +355,13 @@ def test_paper_numbers_as_printed():
   # Table III: 12 (model, data) pairs x 6 optimizers; Table I: 3 data sets x
   # the 4 values of α other than 4 (its α = 4 column repeats Table III).
   assert len(cells) == 12 * 6 + 3 * 4
-  assert (paper.cell('nn2', 'fashion_mnist', 'sgd').ave,
-          paper.cell('nn2', 'fashion_mnist', 'sgd').max) == (89.23, 89.50)
+  assert (
+    paper.cell('nn2', 'fashion_mnist', 'sgd').ave,
+    paper.cell('nn2', 'fashion_mnist', 'sgd').max,
+  ) == (89.23, 89.50)
   assert paper.cell('nn2', 'mnist', 'adadecay', {'alpha': 4.0}) == paper.cell(
-      'nn2', 'mnist', 'adadecay')
+    'nn2', 'mnist', 'adadecay'
+  )
   assert paper.cell('densenet121', 'cifar10', 'rmsprop').ave == 83.17
   assert paper.cell('resnet18', 'cifar10', 'adadecay', {'alpha': -1}).ave == 93.92
   assert paper.cell('nn2', 'fashion_mnist', 'sgd', {'weight_decay': 1e-3}) is None
@@ -330,11 +371,14 @@ def test_paper_numbers_as_printed():
 def test_difference_figure_is_paired_mean(paper_like):
   ax = report.plot_difference_vs_epoch(paper_like, Figure().subplots(), group='nn2 / fashion_mnist')
   lines = {l.get_label(): l for l in ax.get_lines() if not l.get_label().startswith('_')}
-  assert list(lines) == ['randomized − sgd', 'adadecay − sgd', 'adadecay(alpha=-1) − sgd',
-                         'rmsprop − sgd']
+  assert list(lines) == [
+    'randomized − sgd',
+    'adadecay − sgd',
+    'adadecay(alpha=-1) − sgd',
+    'rmsprop − sgd',
+  ]
   np.testing.assert_allclose(lines['adadecay − sgd'].get_ydata(), [1.0] * 10, atol=1e-9)
-  np.testing.assert_allclose(lines['adadecay(alpha=-1) − sgd'].get_ydata(), [0.52] * 10,
-                             atol=1e-9)
+  np.testing.assert_allclose(lines['adadecay(alpha=-1) − sgd'].get_ydata(), [0.52] * 10, atol=1e-9)
 
 
 # --------------------------------------------------------------------------
@@ -370,22 +414,40 @@ def test_run_missing_workdir(basic, tmp_path, capsys):
 def test_cli_subprocess(basic, tmp_path):
   env = {**os.environ, 'MPLBACKEND': 'Agg'}
   out = tmp_path / 'cli'
-  ok = subprocess.run([sys.executable, '-m', 'train.report', str(basic), '--out', str(out)],
-                      cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  ok = subprocess.run(
+    [sys.executable, '-m', 'train.report', str(basic), '--out', str(out)],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
   assert ok.returncode == 0, ok.stderr
   assert (out / 'tables.md').is_file()
   _check_png(out / 'accuracy_vs_epoch_nn2_fashion_mnist.png')
   assert str(out / 'tables.md') in ok.stdout
 
   missing = tmp_path / 'missing_workdir'
-  bad = subprocess.run([sys.executable, '-m', 'train.report', str(missing)],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  bad = subprocess.run(
+    [sys.executable, '-m', 'train.report', str(missing)],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
   assert bad.returncode != 0
   assert str(missing) in bad.stderr
   assert 'Traceback' not in bad.stderr
 
-  none = subprocess.run([sys.executable, '-m', 'train.report', '--out', str(out)],
-                        cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+  none = subprocess.run(
+    [sys.executable, '-m', 'train.report', '--out', str(out)],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
   assert none.returncode == 2
   assert 'give at least one WORKDIR' in none.stderr
   assert 'Traceback' not in none.stderr
@@ -394,27 +456,37 @@ def test_cli_subprocess(basic, tmp_path):
 def test_importing_defines_no_flags():
   # The flags are the command line's: a program importing train.report keeps its own.
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   assert 'out' not in flags.FLAGS
 
 
 def test_headings_name_each_groups_data_without_machine_paths(tmp_path):
   # Two workdirs, one data set each, found under this machine's folders.
-  sources = {'fashion_mnist': 'fashion_mnist: original IDX files in /home/me/data/fashion-mnist'
-                              ' ($ADADECAY_DATA_DIR; decoded content verified)',
-             'mnist': 'mnist: original IDX files in /home/me/data/mnist'
-                      ' ($ADADECAY_DATA_DIR; decoded content verified)'}
+  sources = {
+    'fashion_mnist': 'fashion_mnist: original IDX files in /home/me/data/fashion-mnist'
+    ' ($ADADECAY_DATA_DIR; decoded content verified)',
+    'mnist': 'mnist: original IDX files in /home/me/data/mnist'
+    ' ($ADADECAY_DATA_DIR; decoded content verified)',
+  }
   dirs = []
   for dataset, source in sources.items():
     dirs.append(tmp_path / dataset)
-    results.write_results(dirs[-1], experiment='t2', config={}, data_source=source,
-                          runs={'sgd': _run(_acc(), group=f'nn2 / {dataset}')})
+    results.write_results(
+      dirs[-1],
+      experiment='t2',
+      config={},
+      data_source=source,
+      runs={'sgd': _run(_acc(), group=f'nn2 / {dataset}')},
+    )
   merged = results.merge_results([results.load_results(d) for d in dirs])
   table = results.format_table(merged)
   assert '/home/me' not in table
   fashion, mnist = table.split('### ')[1:3]
-  assert fashion.startswith('Model nn2, dataset fashion_mnist (data: fashion_mnist: original IDX'
-                            ' files in …/fashion-mnist ($ADADECAY_DATA_DIR; decoded content'
-                            ' verified); 4 trials × 10 epochs)')
+  assert fashion.startswith(
+    'Model nn2, dataset fashion_mnist (data: fashion_mnist: original IDX'
+    ' files in …/fashion-mnist ($ADADECAY_DATA_DIR; decoded content'
+    ' verified); 4 trials × 10 epochs)'
+  )
   assert 'mnist: original IDX files in …/mnist (' in mnist and 'fashion' not in mnist
   # A source without a path is left as it is.
   assert results.data_source_text({'data_source': 'synthetic'}, 'nn2 / mnist') == 'synthetic'

@@ -32,13 +32,14 @@ def _realistic_acc(trials=20, epochs=30, seed=1):
 
 
 class TestLastFractionMean:
-
   def test_hand_values(self):
-    np.testing.assert_allclose(stats.last_fraction_mean(_hand_acc()), PER_TRIAL_AVE,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+      stats.last_fraction_mean(_hand_acc()), PER_TRIAL_AVE, rtol=0, atol=1e-12
+    )
 
-  @pytest.mark.parametrize('epochs, expected', [
-      (100, 10), (95, 10), (30, 3), (11, 2), (10, 1), (5, 1), (1, 1)])
+  @pytest.mark.parametrize(
+    'epochs, expected', [(100, 10), (95, 10), (30, 3), (11, 2), (10, 1), (5, 1), (1, 1)]
+  )
   def test_ceil_rounding(self, epochs, expected):
     assert stats.last_epochs_count(epochs, 0.1) == expected
 
@@ -60,7 +61,6 @@ class TestLastFractionMean:
 
 
 class TestSummarize:
-
   def test_hand_values(self):
     s = stats.summarize(_hand_acc())
     # trim_mean(0.1) of 10 values drops 0.50 and 0.95: mean(0.51..0.58) = 0.545
@@ -105,8 +105,17 @@ class TestSummarize:
 
   def test_to_dict_is_json(self):
     d = stats.summarize(_hand_acc()).to_dict()
-    assert set(d) >= {'ave', 'max', 'std', 'ci_low', 'ci_high', 'trials', 'epochs',
-                      'per_trial_ave', 'per_trial_max'}
+    assert set(d) >= {
+      'ave',
+      'max',
+      'std',
+      'ci_low',
+      'ci_high',
+      'trials',
+      'epochs',
+      'per_trial_ave',
+      'per_trial_max',
+    }
     assert json.loads(json.dumps(d, allow_nan=False)) == d
 
   def test_validation(self):
@@ -129,7 +138,6 @@ class TestSummarize:
 
 
 class TestPairedDifference:
-
   def test_identical_runs(self):
     acc = _realistic_acc()
     d = stats.paired_difference(acc, acc)

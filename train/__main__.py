@@ -23,26 +23,30 @@ from absl import logging  # pylint: disable=wrong-import-position
 from ml_collections import config_flags  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Experiment config file (configs/*.py).',
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    'workdir', None, 'Directory for checkpoints and results (resumes).')
+  'config', None, 'Experiment config file (configs/*.py).', lock_config=True
+)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints and results (resumes).')
 flags.mark_flags_as_required(['config', 'workdir'])
 _DISTRIBUTED = flags.DEFINE_bool(
-    'distributed', False,
-    'Run as one of several processes found by jax.distributed.initialize()'
-    ' from the environment (SLURM, Open MPI, TPU pods, ...).')
+  'distributed',
+  False,
+  'Run as one of several processes found by jax.distributed.initialize()'
+  ' from the environment (SLURM, Open MPI, TPU pods, ...).',
+)
 _COORDINATOR = flags.DEFINE_string(
-    'coordinator_address', None,
-    'host:port of process 0, for a run over several processes (implies'
-    ' --distributed).')
+  'coordinator_address',
+  None,
+  'host:port of process 0, for a run over several processes (implies --distributed).',
+)
 _NUM_PROCESSES = flags.DEFINE_integer(
-    'num_processes', None, 'Number of processes (implies --distributed).',
-    lower_bound=1)
+  'num_processes', None, 'Number of processes (implies --distributed).', lower_bound=1
+)
 _PROCESS_ID = flags.DEFINE_integer(
-    'process_id', None,
-    'This process\'s index, 0 .. num_processes - 1 (implies --distributed).',
-    lower_bound=0)
+  'process_id',
+  None,
+  "This process's index, 0 .. num_processes - 1 (implies --distributed).",
+  lower_bound=0,
+)
 
 
 def _parse_flags(argv):
@@ -62,8 +66,7 @@ def _parse_flags(argv):
     if len(detail) > 1 and detail[0] in '\'"' and detail[-1] == detail[0]:
       detail = detail[1:-1]
     detail = detail.replace("\\'", "'").replace('\\n', ' ')
-    print(f'error: unknown config field in an override: {detail}',
-          file=sys.stderr)
+    print(f'error: unknown config field in an override: {detail}', file=sys.stderr)
   sys.exit(2)
 
 
@@ -77,6 +80,7 @@ def _initialize_distributed() -> None:
   if not _DISTRIBUTED.value and all(v is None for v in explicit):
     return
   import jax  # pylint: disable=g-import-not-at-top
+
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   jax.distributed.initialize(*explicit)
 
@@ -92,14 +96,17 @@ def main(argv):
     return 2
   # Imported here so --help stays fast.
   from train import data, experiment, results  # pylint: disable=g-import-not-at-top
+
   try:
     written = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)
   except (ValueError, data.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   except KeyboardInterrupt:
-    print('\ninterrupted: run the same command again to resume from the last'
-          ' completed epoch.', file=sys.stderr)
+    print(
+      '\ninterrupted: run the same command again to resume from the last completed epoch.',
+      file=sys.stderr,
+    )
     return 130
   if written is not None:
     print(results.format_table(written))

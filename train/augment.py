@@ -34,8 +34,7 @@ import jax
 import jax.numpy as jnp
 
 
-def random_crop_flip(key: jax.Array, images: jax.Array, *,
-                     padding: int = 4) -> jax.Array:
+def random_crop_flip(key: jax.Array, images: jax.Array, *, padding: int = 4) -> jax.Array:
   """Random zero-padded crop and random horizontal flip, per image.
 
   For each image ``b`` of the batch, draw independently a crop offset
@@ -87,8 +86,7 @@ def random_crop_flip(key: jax.Array, images: jax.Array, *,
   if padding < 0:
     raise ValueError(f'padding must be >= 0, got {padding}.')
   if images.ndim != 4:
-    raise ValueError(
-        f'images must be (B, H, W, C), got shape {images.shape}.')
+    raise ValueError(f'images must be (B, H, W, C), got shape {images.shape}.')
   batch, height, width, _ = images.shape
   k_crop, k_flip = jax.random.split(key)
   offsets = jax.random.randint(k_crop, (batch, 2), 0, 2 * padding + 1)
@@ -100,9 +98,12 @@ def random_crop_flip(key: jax.Array, images: jax.Array, *,
   cols = jnp.arange(width)
   cols = jnp.where(flip[:, None], width - 1 - cols, cols)
   cols = cols + offsets[:, 1:] - padding  # (B, W)
-  inside = (((rows >= 0) & (rows < height))[:, :, None]
-            & ((cols >= 0) & (cols < width))[:, None, :])  # (B, H, W)
-  out = images[jnp.arange(batch)[:, None, None],
-               jnp.clip(rows, 0, height - 1)[:, :, None],
-               jnp.clip(cols, 0, width - 1)[:, None, :]]
+  inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[
+    :, None, :
+  ]  # (B, H, W)
+  out = images[
+    jnp.arange(batch)[:, None, None],
+    jnp.clip(rows, 0, height - 1)[:, :, None],
+    jnp.clip(cols, 0, width - 1)[:, None, :],
+  ]
   return jnp.where(inside[..., None], out, jnp.zeros((), images.dtype))

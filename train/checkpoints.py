@@ -22,8 +22,7 @@ __all__ = ['CheckpointMismatchError', 'RunCheckpoints', 'leaf_names']
 
 
 def _is_key(x) -> bool:
-  return hasattr(x, 'dtype') and jax.dtypes.issubdtype(
-      x.dtype, jax.dtypes.prng_key)
+  return hasattr(x, 'dtype') and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
 def leaf_names(tree) -> list[str]:
@@ -32,9 +31,10 @@ def leaf_names(tree) -> list[str]:
   Key paths joined by '/' ('opt_state/0/trace/head/bias' for an optax
   chain's momentum), without the final 'value' of an nnx Variable.
   """
-  return [jax.tree_util.keystr(path, simple=True, separator='/')
-          .removesuffix('/value')
-          for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+  return [
+    jax.tree_util.keystr(path, simple=True, separator='/').removesuffix('/value')
+    for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]
+  ]
 
 
 def _nest(items) -> dict[str, Any]:
@@ -84,17 +84,17 @@ class RunCheckpoints:
   def __init__(self, directory: pathlib.Path):
     self._dir = directory
     self._manager = ocp.CheckpointManager(
-        directory.absolute(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
-        item_handlers=ocp.StandardCheckpointHandler())
+      directory.absolute(),
+      options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
+      item_handlers=ocp.StandardCheckpointHandler(),
+    )
 
   def latest_epoch(self) -> int:
     """Epochs completed in the newest checkpoint (0 if none)."""
     return self._manager.latest_step() or 0
 
   def save(self, epochs_done: int, carry, history: dict[str, np.ndarray]):
-    leaves = [jax.random.key_data(x) if _is_key(x) else x
-              for x in jax.tree.leaves(carry)]
+    leaves = [jax.random.key_data(x) if _is_key(x) else x for x in jax.tree.leaves(carry)]
     keys = [tuple(name.split('/')) for name in leaf_names(carry)]
     tree = {'carry': _nest(zip(keys, leaves)), 'history': history}
     self._manager.save(epochs_done, args=ocp.args.StandardSave(tree))
@@ -108,8 +108,10 @@ class RunCheckpoints:
     order.
     """
     stored = self._manager.item_metadata(step).tree['carry']
-    stored = {tuple(k.key for k in path): meta for path, meta in
-              jax.tree_util.tree_flatten_with_path(stored)[0]}
+    stored = {
+      tuple(k.key for k in path): meta
+      for path, meta in jax.tree_util.tree_flatten_with_path(stored)[0]
+    }
     if all(len(k) == 1 and k[0].isdigit() and len(k[0]) == 5 for k in stored):
       return stored, [(f'{i:05d}',) for i in range(len(names))]
     return stored, [tuple(name.split('/')) for name in names]
@@ -129,19 +131,25 @@ class RunCheckpoints:
     step = self._manager.latest_step()
     names = leaf_names(abstract_carry)
     stored, keys = self._stored_keys(step, names)
-    leaves = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
-              for x in jax.tree.leaves(abstract_carry)]
+    leaves = [
+      jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+      for x in jax.tree.leaves(abstract_carry)
+    ]
     program = dict(zip(keys, leaves))
     name_of = dict(zip(keys, names))
     only_stored = sorted('/'.join(k) for k in set(stored) - set(program))
     only_program = [name_of[k] for k in keys if k not in stored]
     differ = [
-        f'{name_of[k]} (checkpoint {_per_trial(stored[k].shape, stored[k].dtype)},'
-        f' program {_per_trial(x.shape, x.dtype)})'
-        for k, x in program.items() if k in stored and (
-            tuple(stored[k].shape[1:]) != tuple(x.shape[1:])
-            or np.dtype(stored[k].dtype) != np.dtype(x.dtype)
-            or stored[k].shape[0] < num_trials)]
+      f'{name_of[k]} (checkpoint {_per_trial(stored[k].shape, stored[k].dtype)},'
+      f' program {_per_trial(x.shape, x.dtype)})'
+      for k, x in program.items()
+      if k in stored
+      and (
+        tuple(stored[k].shape[1:]) != tuple(x.shape[1:])
+        or np.dtype(stored[k].dtype) != np.dtype(x.dtype)
+        or stored[k].shape[0] < num_trials
+      )
+    ]
     if not (only_stored or only_program or differ):
       return
     parts = []
@@ -152,11 +160,12 @@ class RunCheckpoints:
     if differ:
       parts.append(f'per-trial shape or dtype differs: {_listed(differ)}')
     raise CheckpointMismatchError(
-        f'The checkpoint of run {label!r} (epoch {step}, in {self._dir}) does'
-        f' not fit its model and optimizer, which changed since it was'
-        f' written: {"; ".join(parts)}. Nothing was changed. Resume with the'
-        f' code that wrote it, or delete {self._dir} to train this run again'
-        ' (the other runs are kept).')
+      f'The checkpoint of run {label!r} (epoch {step}, in {self._dir}) does'
+      f' not fit its model and optimizer, which changed since it was'
+      f' written: {"; ".join(parts)}. Nothing was changed. Resume with the'
+      f' code that wrote it, or delete {self._dir} to train this run again'
+      ' (the other runs are kept).'
+    )
 
   def restore(self, abstract_carry, history_shape, label: str):
     """Returns (carry, history) of the newest checkpoint.
@@ -173,23 +182,20 @@ class RunCheckpoints:
     step = self._manager.latest_step()
     leaves, treedef = jax.tree.flatten(abstract_carry)
     _, keys = self._stored_keys(step, leaf_names(abstract_carry))
-    data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
-            for x in leaves]
+    data = [jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x for x in leaves]
     abstract = {
-        'carry': _nest((k, jax.ShapeDtypeStruct(d.shape, d.dtype,
-                                                sharding=x.sharding))
-                       for k, d, x in zip(keys, data, leaves)),
-        'history': {k: np.zeros(history_shape, np.float32)
-                    for k in ('test_accuracy', 'train_loss')},
+      'carry': _nest(
+        (k, jax.ShapeDtypeStruct(d.shape, d.dtype, sharding=x.sharding))
+        for k, d, x in zip(keys, data, leaves)
+      ),
+      'history': {k: np.zeros(history_shape, np.float32) for k in ('test_accuracy', 'train_loss')},
     }
     # strict=False: the trial axis is cut or zero-filled to this program's
     # padding; the real trials come first and are checked above.
-    tree = self._manager.restore(
-        step, args=ocp.args.StandardRestore(abstract, strict=False))
+    tree = self._manager.restore(step, args=ocp.args.StandardRestore(abstract, strict=False))
     restored = [_get(tree['carry'], k) for k in keys]
     # Keys were made by jax.random.key, i.e. with the default implementation.
-    restored = [jax.random.wrap_key_data(r) if _is_key(x) else r
-                for r, x in zip(restored, leaves)]
+    restored = [jax.random.wrap_key_data(r) if _is_key(x) else r for r, x in zip(restored, leaves)]
     history = {k: np.asarray(v) for k, v in tree['history'].items()}
     return jax.tree.unflatten(treedef, restored), history
 

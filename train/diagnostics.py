@@ -57,23 +57,23 @@ from adadecay_optax import adadecay_theta
 from train import files
 
 __all__ = [
-    'STATISTICS',
-    'flatten_statistics',
-    'layer_name',
-    'plot_theta_histograms',
-    'plot_theta_vs_weight',
-    'theta_samples',
-    'theta_statistics',
+  'STATISTICS',
+  'flatten_statistics',
+  'layer_name',
+  'plot_theta_histograms',
+  'plot_theta_vs_weight',
+  'theta_samples',
+  'theta_statistics',
 ]
 
 # Keys of the per-layer dictionaries returned by `theta_statistics`.
 STATISTICS = (
-    'theta_mean',  # mean θ
-    'theta_std',  # population std of θ (ddof=0)
-    'frac_theta_above_1.5',  # fraction of elements with θ > 1.5
-    'frac_theta_below_0.5',  # fraction of elements with θ < 0.5
-    'decay_rate_mean',  # mean λθ
-    'decay_abs_w_mean',  # mean λθ|w|, the decay in parameter units
+  'theta_mean',  # mean θ
+  'theta_std',  # population std of θ (ddof=0)
+  'frac_theta_above_1.5',  # fraction of elements with θ > 1.5
+  'frac_theta_below_0.5',  # fraction of elements with θ < 0.5
+  'decay_rate_mean',  # mean λθ
+  'decay_abs_w_mean',  # mean λθ|w|, the decay in parameter units
 )
 
 
@@ -101,8 +101,7 @@ def layer_name(path: Sequence[Any]) -> str:
       parts.append(str(k.key))
     else:
       parts.append(str(k))
-  if (len(parts) > 1 and isinstance(path[-1], jax.tree_util.GetAttrKey)
-      and path[-1].name == 'value'):
+  if len(parts) > 1 and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name == 'value':
     parts.pop()
   return '/'.join(parts) or 'param'
 
@@ -113,21 +112,21 @@ def _layers(grads, params) -> list[tuple[str, jax.Array, jax.Array]]:
   ``params`` must have the tree structure of ``grads``; ``None`` leaves of
   ``grads`` (and zero-size leaves) are skipped.
   """
-  leaves, treedef = jax.tree_util.tree_flatten_with_path(
-      grads, is_leaf=lambda x: x is None)
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(grads, is_leaf=lambda x: x is None)
   try:
     weights = treedef.flatten_up_to(params)
   except (ValueError, TypeError) as e:
     raise ValueError(
-        'params must have the tree structure of grads (e.g. both the'
-        f' nnx.State of nnx.Param): {e}') from e
+      f'params must have the tree structure of grads (e.g. both the nnx.State of nnx.Param): {e}'
+    ) from e
   out, seen = [], set()
   for (path, g), w in zip(leaves, weights):
     if g is None or w is None or jnp.size(g) == 0:
       continue
     if jnp.shape(g) != jnp.shape(w):
-      raise ValueError(f'grads and params differ in shape at {layer_name(path)}:'
-                       f' {jnp.shape(g)} vs {jnp.shape(w)}')
+      raise ValueError(
+        f'grads and params differ in shape at {layer_name(path)}: {jnp.shape(g)} vs {jnp.shape(w)}'
+      )
     name = layer_name(path)
     if name in seen:  # e.g. a dict key 'a/b' next to a nested a -> b
       name = jax.tree_util.keystr(path)
@@ -145,11 +144,11 @@ def _theta(g: jax.Array, alpha) -> jax.Array:
 
 
 def theta_statistics(
-    grads: Any,
-    params: Any,
-    *,
-    alpha: Any,
-    weight_decay: Any,
+  grads: Any,
+  params: Any,
+  *,
+  alpha: Any,
+  weight_decay: Any,
 ) -> dict[str, dict[str, jax.Array]]:
   r"""Per-layer statistics of θ (eq. 12) and of the effective decay λθ.
 
@@ -196,19 +195,19 @@ def theta_statistics(
     theta = _theta(g, alpha)
     absw = jnp.abs(w).astype(jnp.float32)
     out[name] = {
-        'theta_mean': jnp.mean(theta),
-        'theta_std': jnp.std(theta),
-        'frac_theta_above_1.5': jnp.mean((theta > 1.5).astype(jnp.float32)),
-        'frac_theta_below_0.5': jnp.mean((theta < 0.5).astype(jnp.float32)),
-        'decay_rate_mean': lam * jnp.mean(theta),
-        'decay_abs_w_mean': lam * jnp.mean(theta * absw),
+      'theta_mean': jnp.mean(theta),
+      'theta_std': jnp.std(theta),
+      'frac_theta_above_1.5': jnp.mean((theta > 1.5).astype(jnp.float32)),
+      'frac_theta_below_0.5': jnp.mean((theta < 0.5).astype(jnp.float32)),
+      'decay_rate_mean': lam * jnp.mean(theta),
+      'decay_abs_w_mean': lam * jnp.mean(theta * absw),
     }
   return out
 
 
 def flatten_statistics(
-    stats: Mapping[str, Mapping[str, Any]],
-    prefix: str = 'theta',
+  stats: Mapping[str, Mapping[str, Any]],
+  prefix: str = 'theta',
 ) -> dict[str, Any]:
   """``{layer: {stat: v}}`` -> ``{f'{prefix}/{layer}/{stat}': v}`` (tag names).
 
@@ -217,20 +216,21 @@ def flatten_statistics(
   `train.tensorboard.trial_scalars` to reduce them over trials.
   """
   head = f'{prefix}/' if prefix else ''
-  return {f'{head}{layer}/{stat}': v
-          for layer, by_stat in stats.items() for stat, v in by_stat.items()}
+  return {
+    f'{head}{layer}/{stat}': v for layer, by_stat in stats.items() for stat, v in by_stat.items()
+  }
 
 
 # -- samples ------------------------------------------------------------------
 
 
 def theta_samples(
-    grads: Any,
-    params: Any,
-    *,
-    alpha: Any,
-    max_per_layer: int = 4096,
-    key: Optional[jax.Array] = None,
+  grads: Any,
+  params: Any,
+  *,
+  alpha: Any,
+  max_per_layer: int = 4096,
+  key: Optional[jax.Array] = None,
 ) -> dict[str, tuple[jax.Array, jax.Array]]:
   """Up to ``max_per_layer`` (θ, |w|) pairs per layer, for plots.
 
@@ -264,11 +264,9 @@ def theta_samples(
     n = theta.shape[0]
     if n > k_max:
       if key is None:
-        idx = jnp.asarray((np.arange(k_max, dtype=np.int64) * n) // k_max,
-                          dtype=jnp.int32)
+        idx = jnp.asarray((np.arange(k_max, dtype=np.int64) * n) // k_max, dtype=jnp.int32)
       else:
-        idx = jax.random.choice(jax.random.fold_in(key, i), n, (k_max,),
-                                replace=False)
+        idx = jax.random.choice(jax.random.fold_in(key, i), n, (k_max,), replace=False)
       theta, absw = theta[idx], absw[idx]
     out[name] = (theta, absw)
   return out
@@ -281,6 +279,7 @@ def _grid(n_panels: int, panel_size=(4.0, 3.2)):
   """A matplotlib Figure (no pyplot, Agg canvas) with >= n_panels axes."""
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+
   ncols = min(3, max(1, n_panels))
   nrows = max(1, -(-n_panels // ncols))
   fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
@@ -293,8 +292,7 @@ def _grid(n_panels: int, panel_size=(4.0, 3.2)):
 
 def _as_pair(pair) -> tuple[np.ndarray, np.ndarray]:
   theta, absw = pair
-  return (np.asarray(theta, np.float64).ravel(),
-          np.asarray(absw, np.float64).ravel())
+  return (np.asarray(theta, np.float64).ravel(), np.asarray(absw, np.float64).ravel())
 
 
 def _pick_epochs(epochs: Sequence[int], most: int) -> list[int]:
@@ -306,11 +304,11 @@ def _pick_epochs(epochs: Sequence[int], most: int) -> list[int]:
 
 
 def plot_theta_histograms(
-    samples_by_epoch: Mapping[int, Mapping[str, tuple[Any, Any]]],
-    path: str | os.PathLike[str],
-    *,
-    max_epochs: int = 5,
-    bins: int = 40,
+  samples_by_epoch: Mapping[int, Mapping[str, tuple[Any, Any]]],
+  path: str | os.PathLike[str],
+  *,
+  max_epochs: int = 5,
+  bins: int = 40,
 ) -> pathlib.Path:
   """Histograms of θ per layer, a few epochs overlaid; saved atomically.
 
@@ -331,9 +329,9 @@ def plot_theta_histograms(
   if not samples_by_epoch:
     raise ValueError('samples_by_epoch is empty')
   from matplotlib import colormaps  # pylint: disable=g-import-not-at-top
+
   epochs = _pick_epochs(list(samples_by_epoch), max(1, int(max_epochs)))
-  layers = list(dict.fromkeys(
-      name for e in epochs for name in samples_by_epoch[e]))
+  layers = list(dict.fromkeys(name for e in epochs for name in samples_by_epoch[e]))
   fig, axes = _grid(len(layers))
   cmap = colormaps['viridis']
   edges = np.linspace(0.0, 2.0, int(bins) + 1)
@@ -346,8 +344,15 @@ def plot_theta_histograms(
       if theta.size == 0:
         continue
       color = cmap(j / max(1, len(epochs) - 1))
-      ax.hist(theta, bins=edges, density=True, histtype='step', linewidth=1.5,
-              color=color, label=f'epoch {epoch}')
+      ax.hist(
+        theta,
+        bins=edges,
+        density=True,
+        histtype='step',
+        linewidth=1.5,
+        color=color,
+        label=f'epoch {epoch}',
+      )
     ax.axvline(1.0, color='0.6', linewidth=0.8, linestyle='--')
     ax.set_xlim(0.0, 2.0)
     ax.set_title(layer, fontsize='small')
@@ -360,8 +365,8 @@ def plot_theta_histograms(
 
 
 def plot_theta_vs_weight(
-    samples: Mapping[str, tuple[Any, Any]],
-    path: str | os.PathLike[str],
+  samples: Mapping[str, tuple[Any, Any]],
+  path: str | os.PathLike[str],
 ) -> pathlib.Path:
   """θ against |w| per layer (scatter, log x axis); saved atomically.
 
@@ -380,14 +385,20 @@ def plot_theta_vs_weight(
   for ax, (layer, pair) in zip(axes, samples.items()):
     theta, absw = _as_pair(pair)
     keep = np.isfinite(theta) & np.isfinite(absw) & (absw > 0)
-    ax.scatter(absw[keep], theta[keep], s=3, alpha=0.3, linewidths=0,
-               rasterized=True)
+    ax.scatter(absw[keep], theta[keep], s=3, alpha=0.3, linewidths=0, rasterized=True)
     ax.axhline(1.0, color='0.6', linewidth=0.8, linestyle='--')
     if keep.any():
       ax.set_xscale('log')
     else:  # e.g. biases at initialisation
-      ax.text(0.5, 0.5, 'no pair with |w| > 0', transform=ax.transAxes,
-              ha='center', va='center', color='0.4')
+      ax.text(
+        0.5,
+        0.5,
+        'no pair with |w| > 0',
+        transform=ax.transAxes,
+        ha='center',
+        va='center',
+        color='0.4',
+      )
     ax.set_ylim(0.0, 2.0)
     ax.set_title(f'{layer} (n={int(keep.sum())})', fontsize='small')
     ax.set_xlabel('|w|')
@@ -410,39 +421,43 @@ class ThetaDiagnostics:
   and ``theta_vs_weight.png``, drawn when the run ends.
   """
 
-  def __init__(self, directory: pathlib.Path, *, alpha: float,
-               weight_decay: float, every: int, epochs: int):
+  def __init__(
+    self, directory: pathlib.Path, *, alpha: float, weight_decay: float, every: int, epochs: int
+  ):
     self._dir = directory
     self._every, self._epochs = every, epochs
-    self._stats = jax.jit(jax.vmap(lambda g, p: theta_statistics(
-        g, p, alpha=alpha, weight_decay=weight_decay)))
-    self._samples = jax.jit(lambda g, p: theta_samples(
-        g, p, alpha=alpha, max_per_layer=2048))
+    self._stats = jax.jit(
+      jax.vmap(lambda g, p: theta_statistics(g, p, alpha=alpha, weight_decay=weight_decay))
+    )
+    self._samples = jax.jit(lambda g, p: theta_samples(g, p, alpha=alpha, max_per_layer=2048))
     path = directory / 'theta_statistics.json'
     self._log = json.loads(path.read_text()) if path.exists() else {}
 
   def due(self, epochs_done: int) -> bool:
     return bool(self._every) and (
-        epochs_done == 1 or epochs_done % self._every == 0
-        or epochs_done == self._epochs)
+      epochs_done == 1 or epochs_done % self._every == 0 or epochs_done == self._epochs
+    )
 
   def record(self, epochs_done: int, program, carry) -> dict[str, float]:
     """Computes (on every process) and writes (process 0) θ's statistics."""
     grads = program.gradients(carry)
     stats = program.trial_values(self._stats(grads, carry.params))
-    means = {layer: {k: float(np.mean(v)) for k, v in values.items()}
-             for layer, values in stats.items()}
+    means = {
+      layer: {k: float(np.mean(v)) for k, v in values.items()} for layer, values in stats.items()
+    }
     self._log[str(epochs_done)] = means
     first = multihost_utils.process_allgather(
-        jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True)
+      jax.tree.map(lambda x: x[0], (grads, carry.params)), tiled=True
+    )
     samples = jax.device_get(self._samples(*first))
-    arrays = {f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items()
-              for i, a in enumerate(pair)}
+    arrays = {
+      f'{layer}|{i}': np.asarray(a) for layer, pair in samples.items() for i, a in enumerate(pair)
+    }
     if jax.process_index() == 0:
-      files.write_json_atomic(self._dir / 'theta_statistics.json',
-                                self._log)
-      files.write_atomic(self._dir / f'theta_samples_{epochs_done}.npz',
-                           lambda f: np.savez(f, **arrays))
+      files.write_json_atomic(self._dir / 'theta_statistics.json', self._log)
+      files.write_atomic(
+        self._dir / f'theta_samples_{epochs_done}.npz', lambda f: np.savez(f, **arrays)
+      )
     return flatten_statistics(stats)
 
   def plot(self):
@@ -455,7 +470,5 @@ class ThetaDiagnostics:
         layers = sorted({k.rsplit('|', 1)[0] for k in f.files})
         by_epoch[epoch] = {l: (f[f'{l}|0'], f[f'{l}|1']) for l in layers}
     if by_epoch:
-      plot_theta_histograms(
-          by_epoch, self._dir / 'theta_histograms.png')
-      plot_theta_vs_weight(
-          by_epoch[max(by_epoch)], self._dir / 'theta_vs_weight.png')
+      plot_theta_histograms(by_epoch, self._dir / 'theta_histograms.png')
+      plot_theta_vs_weight(by_epoch[max(by_epoch)], self._dir / 'theta_vs_weight.png')

@@ -35,10 +35,25 @@ from train import tensorboard, trainer
 
 # Fields every config has (configs/*.py fill them; see configs/quickstart.py).
 REQUIRED_FIELDS = (
-    'experiment', 'models', 'datasets', 'optimizers', 'dropout_rates',
-    'trials', 'epochs', 'batch_size', 'eval_batch_size', 'seed', 'data_dir',
-    'download', 'train_subset', 'test_subset', 'augment', 'tensorboard',
-    'theta_every', 'progress')
+  'experiment',
+  'models',
+  'datasets',
+  'optimizers',
+  'dropout_rates',
+  'trials',
+  'epochs',
+  'batch_size',
+  'eval_batch_size',
+  'seed',
+  'data_dir',
+  'download',
+  'train_subset',
+  'test_subset',
+  'augment',
+  'tensorboard',
+  'theta_every',
+  'progress',
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,9 +107,13 @@ class RunSpec:
 
   def fields(self) -> dict[str, Any]:
     """What results.json stores of the spec (schema 2: `train.results`)."""
-    return {'model': self.model, 'dataset': self.dataset,
-            'optimizer': self.optimizer.name, 'group': self.group,
-            'variant': self.variant()}
+    return {
+      'model': self.model,
+      'dataset': self.dataset,
+      'optimizer': self.optimizer.name,
+      'group': self.group,
+      'variant': self.variant(),
+    }
 
 
 def _tuple(value) -> tuple:
@@ -114,23 +133,23 @@ def validate(config: ml_collections.ConfigDict) -> list[RunSpec]:
   """
   missing = [f for f in REQUIRED_FIELDS if f not in config]
   if missing:
-    raise ValueError(
-        f'config is missing {missing}; start from configs/quickstart.py.')
+    raise ValueError(f'config is missing {missing}; start from configs/quickstart.py.')
   for field in ('trials', 'epochs', 'batch_size', 'eval_batch_size'):
     if not isinstance(config[field], int) or config[field] < 1:
-      raise ValueError(
-          f'config.{field} must be an integer >= 1, got {config[field]!r}.')
-  if (not isinstance(config.get('checkpoint_every', 1), int)
-      or config.get('checkpoint_every', 1) < 1):
+      raise ValueError(f'config.{field} must be an integer >= 1, got {config[field]!r}.')
+  if (
+    not isinstance(config.get('checkpoint_every', 1), int) or config.get('checkpoint_every', 1) < 1
+  ):
     raise ValueError(
-        f'config.checkpoint_every must be an integer >= 1 (epochs between'
-        f' checkpoints; the last epoch is always saved), got'
-        f' {config.checkpoint_every!r}.')
+      f'config.checkpoint_every must be an integer >= 1 (epochs between'
+      f' checkpoints; the last epoch is always saved), got'
+      f' {config.checkpoint_every!r}.'
+    )
   for field in ('train_subset', 'test_subset', 'theta_every'):
     if not isinstance(config[field], int) or config[field] < 0:
       raise ValueError(
-          f'config.{field} must be an integer >= 0 (0: the whole split), got'
-          f' {config[field]!r}.')
+        f'config.{field} must be an integer >= 0 (0: the whole split), got {config[field]!r}.'
+      )
   # Each optimizer string is parsed and built once (bad hyper-parameters
   # fail here, before training).
   parsed = []
@@ -143,49 +162,53 @@ def validate(config: ml_collections.ConfigDict) -> list[RunSpec]:
   for dataset in _tuple(config.datasets):
     if dataset not in data_lib.DATASETS:
       raise ValueError(
-          f'Unknown dataset {dataset!r} in config.datasets; known:'
-          f' {", ".join(data_lib.DATASETS)}.')
+        f'Unknown dataset {dataset!r} in config.datasets; known: {", ".join(data_lib.DATASETS)}.'
+      )
     for model in _tuple(config.models):
       shape = models.input_shape(model)  # raises for an unknown model
       want = (32, 32, 3) if dataset.startswith('cifar10') else (28, 28, 1)
       if shape != want:
         raise ValueError(
-            f'Model {model!r} takes {shape} images, dataset {dataset!r} has'
-            f' {want}; pick models for that dataset.')
+          f'Model {model!r} takes {shape} images, dataset {dataset!r} has'
+          f' {want}; pick models for that dataset.'
+        )
       for rate in _tuple(config.dropout_rates):
         rate = float(rate)
         if not 0 <= rate < 1:
-          raise ValueError(
-              f'config.dropout_rates must be in [0, 1), got {rate}.')
+          raise ValueError(f'config.dropout_rates must be in [0, 1), got {rate}.')
         if rate and shape != (28, 28, 1):
-          raise ValueError(
-              f'dropout is only defined for the 28x28 models, not {model!r}.')
+          raise ValueError(f'dropout is only defined for the 28x28 models, not {model!r}.')
         for spec, hyperparameters, label in parsed:
-          runs.append(RunSpec(model, dataset, models.depth(model), spec,
-                              hyperparameters, rate, label))
+          runs.append(
+            RunSpec(model, dataset, models.depth(model), spec, hyperparameters, rate, label)
+          )
   if not isinstance(config.get('half_precision', False), bool):
     raise TypeError(
-        f'config.half_precision must be True or False (bfloat16 compute,'
-        f' float32 parameters), got {config.half_precision!r}.')
-  if config.augment and not all(
-      d.startswith('cifar10') for d in _tuple(config.datasets)):
+      f'config.half_precision must be True or False (bfloat16 compute,'
+      f' float32 parameters), got {config.half_precision!r}.'
+    )
+  if config.augment and not all(d.startswith('cifar10') for d in _tuple(config.datasets)):
     raise ValueError(
-        'config.augment (pad-4 random crop + flip) is the CIFAR-10 recipe;'
-        ' set it only for cifar10 datasets.')
+      'config.augment (pad-4 random crop + flip) is the CIFAR-10 recipe;'
+      ' set it only for cifar10 datasets.'
+    )
   if not runs:
-    raise ValueError('config lists no runs: models, datasets, dropout_rates'
-                     ' and optimizers must each be non-empty.')
+    raise ValueError(
+      'config lists no runs: models, datasets, dropout_rates and optimizers must each be non-empty.'
+    )
   keys = [(r.group, r.optimizer, r.dropout_rate) for r in runs]
   if len(set(keys)) != len(keys):
     twice = sorted({r.label for r, k in zip(runs, keys) if keys.count(k) > 1})
     raise ValueError(
-        f'config lists the same run twice ({twice} are the same optimizer'
-        ' settings); remove duplicates.')
+      f'config lists the same run twice ({twice} are the same optimizer'
+      ' settings); remove duplicates.'
+    )
   index, count = parse_shard(config.get('shard', ''))
   if index >= len(runs):
     raise ValueError(
-        f'config.shard {config.shard!r} selects no run: the experiment has'
-        f' {len(runs)} runs; split it over at most {len(runs)} jobs.')
+      f'config.shard {config.shard!r} selects no run: the experiment has'
+      f' {len(runs)} runs; split it over at most {len(runs)} jobs.'
+    )
   return runs[index::count]
 
 
@@ -209,28 +232,28 @@ def parse_shard(shard: str) -> tuple[int, int]:
     i, n = -1, 0
   if not sep or not 0 <= i < n:
     raise ValueError(
-        f"config.shard must be '' (all runs) or 'i/n' with 0 <= i < n, e.g."
-        f" '0/4', got {shard!r}.")
+      f"config.shard must be '' (all runs) or 'i/n' with 0 <= i < n, e.g. '0/4', got {shard!r}."
+    )
   return i, n
 
 
 def machine_description() -> str:
   device = jax.devices()[0]
-  processes = (f' in {jax.process_count()} processes'
-               if jax.process_count() > 1 else '')
+  processes = f' in {jax.process_count()} processes' if jax.process_count() > 1 else ''
   # Recorded because on recent NVIDIA GPUs the default is TF32, not float32.
   precision = jax.config.jax_default_matmul_precision or 'default'
-  return (f'{jax.device_count()} x {device.device_kind} ({device.platform})'
-          f'{processes}, {os.cpu_count()} CPU cores, {platform.machine()},'
-          f' jax {jax.__version__}, matmul precision {precision}')
+  return (
+    f'{jax.device_count()} x {device.device_kind} ({device.platform})'
+    f'{processes}, {os.cpu_count()} CPU cores, {platform.machine()},'
+    f' jax {jax.__version__}, matmul precision {precision}'
+  )
 
 
 # -- the experiment -------------------------------------------------------------
 
 
 def _load_data(config, dataset: str) -> data_lib.Dataset:
-  ds = data_lib.load(dataset, config.data_dir or None,
-                     download=bool(config.download))
+  ds = data_lib.load(dataset, config.data_dir or None, download=bool(config.download))
   if config.train_subset or config.test_subset:
     ds = ds.subset(config.train_subset, config.test_subset)
   return ds
@@ -238,8 +261,15 @@ def _load_data(config, dataset: str) -> data_lib.Dataset:
 
 # Fields that do not change a run's results: a workdir may be resumed with
 # other values (e.g. the data found elsewhere, logging switched on).
-RESULT_NEUTRAL_FIELDS = ('progress', 'data_dir', 'download', 'eval_batch_size',
-                         'tensorboard', 'theta_every', 'checkpoint_every')
+RESULT_NEUTRAL_FIELDS = (
+  'progress',
+  'data_dir',
+  'download',
+  'eval_batch_size',
+  'tensorboard',
+  'theta_every',
+  'checkpoint_every',
+)
 
 
 class _WorkdirConfig:
@@ -257,8 +287,11 @@ class _WorkdirConfig:
   @staticmethod
   def _relevant(cfg: dict[str, Any]) -> dict[str, Any]:
     # half_precision=False is what a workdir from before the field meant.
-    return {k: v for k, v in cfg.items() if k not in RESULT_NEUTRAL_FIELDS
-            and not (k == 'half_precision' and v is False)}
+    return {
+      k: v
+      for k, v in cfg.items()
+      if k not in RESULT_NEUTRAL_FIELDS and not (k == 'half_precision' and v is False)
+    }
 
   def check(self) -> None:
     if not self._path.exists():
@@ -266,13 +299,13 @@ class _WorkdirConfig:
     previous = self._relevant(json.loads(self._path.read_text()))
     current = self._relevant(self._current)
     if previous != current:
-      diff = sorted(k for k in set(previous) | set(current)
-                    if previous.get(k) != current.get(k))
+      diff = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
       workdir = self._path.parent
       raise ValueError(
-          f'{workdir} holds an experiment with another config (fields'
-          f' {diff} differ). Use a new --workdir, or delete {workdir} to'
-          ' start over.')
+        f'{workdir} holds an experiment with another config (fields'
+        f' {diff} differ). Use a new --workdir, or delete {workdir} to'
+        ' start over.'
+      )
 
   def claim(self) -> None:
     if not self._path.exists():
@@ -290,18 +323,15 @@ def _factories(run: RunSpec, total_steps: int, half_precision: bool = False):
     return models.get_model(run.model, rngs=rngs, **options)
 
   # The schedule is built once per run; each trial's optimizer shares it.
-  lr = optimizers.learning_rate(run.optimizer, total_steps=total_steps,
-                                depth=run.depth)
+  lr = optimizers.learning_rate(run.optimizer, total_steps=total_steps, depth=run.depth)
 
   def optimizer_factory(key):
-    return optimizers.build(run.optimizer, learning_rate=lr, depth=run.depth,
-                            key=key)
+    return optimizers.build(run.optimizer, learning_rate=lr, depth=run.depth, key=key)
 
   return model_factory, optimizer_factory, lr
 
 
-def _check_checkpoints(config, runs: list[RunSpec],
-                       workdir: pathlib.Path) -> None:
+def _check_checkpoints(config, runs: list[RunSpec], workdir: pathlib.Path) -> None:
   """Checks every run's checkpoint against its program, reading no array.
 
   So a workdir whose checkpoints no longer fit the code is refused before
@@ -318,8 +348,7 @@ def _check_checkpoints(config, runs: list[RunSpec],
     try:
       if ckpt.latest_epoch():
         # The state's shapes do not depend on the schedule's length.
-        shapes = trainer.carry_shapes(*_factories(run, total_steps=1)[:2],
-                                      num_trials=config.trials)
+        shapes = trainer.carry_shapes(*_factories(run, total_steps=1)[:2], num_trials=config.trials)
         ckpt.check(shapes, config.trials, f'{run.group} {run.label}')
     finally:
       ckpt.close()
@@ -329,11 +358,11 @@ def _check_checkpoints(config, runs: list[RunSpec],
 
 
 def run_experiment(
-    config: ml_collections.ConfigDict,
-    workdir: str | os.PathLike,
-    *,
-    stop_after_epochs: int | None = None,
-    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+  config: ml_collections.ConfigDict,
+  workdir: str | os.PathLike,
+  *,
+  stop_after_epochs: int | None = None,
+  log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
 ) -> dict[str, Any] | None:
   """Trains every run of ``config`` in ``workdir`` and writes the results.
 
@@ -381,8 +410,13 @@ def run_experiment(
   writer = jax.process_index() == 0
   if not writer:
     log = lambda _: None
-  bar = tqdm(total=len(runs) * epochs, unit='epoch', file=sys.stderr,
-             disable=not (config.progress and writer), dynamic_ncols=True)
+  bar = tqdm(
+    total=len(runs) * epochs,
+    unit='epoch',
+    file=sys.stderr,
+    disable=not (config.progress and writer),
+    dynamic_ncols=True,
+  )
 
   for run in runs:
     if run.dataset not in data_cache:
@@ -390,40 +424,48 @@ def run_experiment(
     data = data_cache[run.dataset]
     extra_steps = optimizers.grad_fn_steps(run.optimizer)
     steps_per_epoch = trainer.updates_per_epoch(
-        len(data.train_labels), config.batch_size, extra_steps)
+      len(data.train_labels), config.batch_size, extra_steps
+    )
     model_factory, optimizer_factory, lr = _factories(
-        run, total_steps=steps_per_epoch * epochs,
-        half_precision=config.get('half_precision', False))
+      run, total_steps=steps_per_epoch * epochs, half_precision=config.get('half_precision', False)
+    )
     program = trainer.TrialsProgram(
-        model_factory, optimizer_factory,
-        data, seeds, batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
-        augment=augment.random_crop_flip if config.augment else None,
-        grad_fn_steps=extra_steps)
+      model_factory,
+      optimizer_factory,
+      data,
+      seeds,
+      batch_size=config.batch_size,
+      eval_batch_size=config.eval_batch_size,
+      augment=augment.random_crop_flip if config.augment else None,
+      grad_fn_steps=extra_steps,
+    )
     run_dir = workdir / 'runs' / run.slug
     ckpt = checkpoints.RunCheckpoints(run_dir)
-    theta = (diagnostics.ThetaDiagnostics(
-                 run_dir, alpha=run.optimizer.alpha,
-                 weight_decay=run.optimizer.weight_decay,
-                 every=config.theta_every, epochs=epochs)
-             if run.optimizer.name == 'adadecay' and config.theta_every
-             else None)
+    theta = (
+      diagnostics.ThetaDiagnostics(
+        run_dir,
+        alpha=run.optimizer.alpha,
+        weight_decay=run.optimizer.weight_decay,
+        every=config.theta_every,
+        epochs=epochs,
+      )
+      if run.optimizer.name == 'adadecay' and config.theta_every
+      else None
+    )
     tb = tensorboard.make_logger(
-        workdir / 'tensorboard' / run.slug
-        if config.tensorboard and writer else None)
+      workdir / 'tensorboard' / run.slug if config.tensorboard and writer else None
+    )
     if writer:
       workdir_config.claim()  # data found and program built: training starts
     done = min(ckpt.latest_epoch(), epochs)
     shape = (config.trials, epochs)
     if done:
-      carry, history = ckpt.restore(program.abstract_carry(), shape,
-                                    f'{run.group} {run.label}')
+      carry, history = ckpt.restore(program.abstract_carry(), shape, f'{run.group} {run.label}')
       if done < epochs:
         log(f'{run.group} {run.label}: resuming after epoch {done}')
     else:
       carry = program.init()
-      history = {k: np.zeros(shape, np.float32)
-                 for k in ('test_accuracy', 'train_loss')}
+      history = {k: np.zeros(shape, np.float32) for k in ('test_accuracy', 'train_loss')}
     bar.set_description(f'{run.group} {run.label}')
     bar.update(done)
     for epoch in range(done, epochs):
@@ -436,35 +478,37 @@ def run_experiment(
       carry, loss, acc = program.run_epoch(carry, epoch)
       history['train_loss'][:, epoch] = np.asarray(loss)
       history['test_accuracy'][:, epoch] = np.asarray(acc)
-      scalars = {'test_accuracy': history['test_accuracy'][:, epoch],
-                 'train_loss': history['train_loss'][:, epoch],
-                 'learning_rate': float(lr((epoch + 1) * steps_per_epoch))
-                                  if callable(lr) else lr}
+      scalars = {
+        'test_accuracy': history['test_accuracy'][:, epoch],
+        'train_loss': history['train_loss'][:, epoch],
+        'learning_rate': float(lr((epoch + 1) * steps_per_epoch)) if callable(lr) else lr,
+      }
       if theta is not None and theta.due(epoch + 1):
         scalars.update(theta.record(epoch + 1, program, carry))
       tb.scalars(epoch + 1, tensorboard.trial_scalars(scalars, prefix=run.label))
       # Last: an interruption before this redoes the epochs since the
       # previous checkpoint, and their logging.
-      if ((epoch + 1) % every == 0 or epoch + 1 == epochs
-          or budget == 1):  # the last epoch this call trains
+      if (
+        (epoch + 1) % every == 0 or epoch + 1 == epochs or budget == 1
+      ):  # the last epoch this call trains
         ckpt.save(epoch + 1, carry, history)
       if budget is not None:
         budget -= 1
       bar.set_postfix_str(
-          f'{config.trials} trials, mean test acc'
-          f' {100 * history["test_accuracy"][:, epoch].mean():.2f}%',
-          refresh=False)
+        f'{config.trials} trials, mean test acc'
+        f' {100 * history["test_accuracy"][:, epoch].mean():.2f}%',
+        refresh=False,
+      )
       bar.update(1)
     ckpt.close()
     tb.close()
     if theta is not None:
       theta.plot()
-    finished[run.label if single_group
-             else f'{run.model}/{run.dataset}/{run.label}'] = {
-        'test_accuracy': history['test_accuracy'],
-        'train_loss': history['train_loss'],
-        'seeds': seeds,
-        **run.fields(),
+    finished[run.label if single_group else f'{run.model}/{run.dataset}/{run.label}'] = {
+      'test_accuracy': history['test_accuracy'],
+      'train_loss': history['train_loss'],
+      'seeds': seeds,
+      **run.fields(),
     }
   bar.close()
   if not writer:
@@ -472,9 +516,13 @@ def run_experiment(
 
   data_source = '; '.join(f'{k}: {ds.source}' for k, ds in data_cache.items())
   written = results.write_results(
-      workdir, experiment=config.experiment,
-      config=json.loads(config.to_json_best_effort()), runs=finished,
-      data_source=data_source, machine=machine_description())
+    workdir,
+    experiment=config.experiment,
+    config=json.loads(config.to_json_best_effort()),
+    runs=finished,
+    data_source=data_source,
+    machine=machine_description(),
+  )
   table = results.format_table(written)
   files.write_text_atomic(workdir / 'table.md', table + '\n')
   return written

@@ -18,7 +18,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ['dumps', 'plain', 'save_figure', 'write_atomic', 'write_json_atomic', 'write_text_atomic']
+__all__ = [
+  'dumps',
+  'plain',
+  'save_figure',
+  'write_atomic',
+  'write_json_atomic',
+  'write_text_atomic',
+]
 
 
 def _fsync_dir(directory: pathlib.Path) -> None:
@@ -37,8 +44,7 @@ def _fsync_dir(directory: pathlib.Path) -> None:
     os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike[str],
-                 write: Callable[[BinaryIO], Any]) -> None:
+def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]) -> None:
   """Writes a file so that readers see the old or the new content, never half.
 
   ``write(f)`` fills a uniquely named temporary file in the same directory
@@ -54,8 +60,7 @@ def write_atomic(path: str | os.PathLike[str],
   tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
   # O_EXCL: never clobber another writer's temp file; mode 0o666 & ~umask
   # gives the same permissions as a plain open().
-  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
-               0o666)
+  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
   try:
     with os.fdopen(fd, 'wb') as f:
       write(f)
@@ -124,8 +129,7 @@ def dumps(obj: Any, level: int = 0, indent: int = 2) -> str:
     elems = [plain(v) for v in obj]
     if all(_is_scalar(v) for v in elems):
       return json.dumps(elems, allow_nan=False)
-    return ('[\n' + ',\n'.join(inner + dumps(v, level + 1, indent) for v in elems) + '\n'
-            + pad + ']')
+    return '[\n' + ',\n'.join(inner + dumps(v, level + 1, indent) for v in elems) + '\n' + pad + ']'
   return json.dumps(obj, allow_nan=False)
 
 

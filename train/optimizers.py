@@ -78,41 +78,40 @@ def _sgd_schedule(spec, total_steps):
 
 
 def _adaptive_lr(spec, depth):
-  return spec.learning_rate if spec.learning_rate is not None else (
-      ADAPTIVE_LR[depth])
+  return spec.learning_rate if spec.learning_rate is not None else (ADAPTIVE_LR[depth])
 
 
 def _sgd(spec, lr, *, depth, key):
   del depth, key
-  return ad.sgd_with_weight_decay(lr, momentum=MOMENTUM,
-                                  weight_decay=spec.weight_decay)
+  return ad.sgd_with_weight_decay(lr, momentum=MOMENTUM, weight_decay=spec.weight_decay)
 
 
 def _adadecay(spec, lr, *, depth, key):
   del depth, key
-  return ad.adadecay_sgd(lr, momentum=MOMENTUM,
-                         weight_decay=spec.weight_decay, alpha=spec.alpha)
+  return ad.adadecay_sgd(lr, momentum=MOMENTUM, weight_decay=spec.weight_decay, alpha=spec.alpha)
 
 
 def _randomized(spec, lr, *, depth, key):
   del depth
   return optax.chain(
-      ad.randomized_decay(spec.weight_decay, spec.alpha, key=key),
-      optax.sgd(lr, momentum=MOMENTUM))
+    ad.randomized_decay(spec.weight_decay, spec.alpha, key=key), optax.sgd(lr, momentum=MOMENTUM)
+  )
 
 
 def _rmsprop(spec, lr, *, depth, key):
   del depth, key
   return optax.chain(
-      optax.add_decayed_weights(spec.weight_decay),
-      optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=1e-8, eps_in_sqrt=False))
+    optax.add_decayed_weights(spec.weight_decay),
+    optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=1e-8, eps_in_sqrt=False),
+  )
 
 
 def _adam(spec, lr, *, depth, key):
   del depth, key
   return optax.chain(
-      optax.add_decayed_weights(spec.weight_decay),
-      optax.adam(lr, b1=ADAM_BETAS[0], b2=ADAM_BETAS[1], eps=1e-8))
+    optax.add_decayed_weights(spec.weight_decay),
+    optax.adam(lr, b1=ADAM_BETAS[0], b2=ADAM_BETAS[1], eps=1e-8),
+  )
 
 
 def _accelerated_sgd(spec, lr, *, depth, key):
@@ -120,8 +119,8 @@ def _accelerated_sgd(spec, lr, *, depth, key):
   # The authors' README example: lr 0.1, kappa 1000, xi 10; kappa 1e4 for
   # residual (deep) networks per its guidance. Annealed like the SGD family.
   return ad.accelerated_sgd(
-      lr, kappa=ACCSGD_KAPPA[depth], xi=10.0, small_const=0.7,
-      weight_decay=spec.weight_decay)
+    lr, kappa=ACCSGD_KAPPA[depth], xi=10.0, small_const=0.7, weight_decay=spec.weight_decay
+  )
 
 
 def _entropy_sgd(spec, lr, *, depth, key):
@@ -130,25 +129,31 @@ def _entropy_sgd(spec, lr, *, depth, key):
   # here like the SGD family); their README's MNIST scope and noise
   # (g0 = 1e-4, g1 = 1e-3, eps = 1e-4); L = 5 as in the AdaDecay paper.
   return ad.entropy_sgd(
-      lr, momentum=MOMENTUM, nesterov=True,
-      weight_decay=spec.weight_decay, L=ENTROPY_SGD_L, eps=1e-4, g0=1e-4,
-      g1=1e-3, key=key)
+    lr,
+    momentum=MOMENTUM,
+    nesterov=True,
+    weight_decay=spec.weight_decay,
+    L=ENTROPY_SGD_L,
+    eps=1e-4,
+    g0=1e-4,
+    g1=1e-3,
+    key=key,
+  )
 
 
 #: name -> builder(spec, lr, *, depth, key) -> GradientTransformation, with
 #: lr from learning_rate()
 OPTIMIZERS: dict[str, Builder] = {
-    'sgd': _sgd,
-    'adadecay': _adadecay,
-    'randomized': _randomized,
-    'rmsprop': _rmsprop,
-    'adam': _adam,
-    'accelerated_sgd': _accelerated_sgd,
-    'entropy_sgd': _entropy_sgd,
+  'sgd': _sgd,
+  'adadecay': _adadecay,
+  'randomized': _randomized,
+  'rmsprop': _rmsprop,
+  'adam': _adam,
+  'accelerated_sgd': _accelerated_sgd,
+  'entropy_sgd': _entropy_sgd,
 }
 # The SGD family: momentum and sigmoid annealing; the rest use a constant rate.
-SGD_FAMILY = ('sgd', 'adadecay', 'randomized', 'accelerated_sgd',
-              'entropy_sgd')
+SGD_FAMILY = ('sgd', 'adadecay', 'randomized', 'accelerated_sgd', 'entropy_sgd')
 
 
 def grad_fn_steps(spec: OptimizerSpec) -> int:
@@ -160,8 +165,7 @@ def grad_fn_steps(spec: OptimizerSpec) -> int:
   return ENTROPY_SGD_L if spec.name == 'entropy_sgd' else 0
 
 
-def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str
-                  ) -> optax.ScalarOrSchedule:
+def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str) -> optax.ScalarOrSchedule:
   """The learning rate (a float or an optax schedule of the step)."""
   if spec.name in SGD_FAMILY:
     return _sgd_schedule(spec, total_steps)
@@ -170,18 +174,17 @@ def learning_rate(spec: OptimizerSpec, *, total_steps: int, depth: str
 
 def check_name(name: str) -> str:
   if name not in OPTIMIZERS:
-    raise ValueError(
-        f'Unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}.')
+    raise ValueError(f'Unknown optimizer {name!r}; known: {", ".join(OPTIMIZERS)}.')
   return name
 
 
 def build(
-    spec: OptimizerSpec,
-    *,
-    total_steps: int | None = None,
-    depth: str,
-    key: jax.Array | None = None,
-    learning_rate: optax.ScalarOrSchedule | None = None,
+  spec: OptimizerSpec,
+  *,
+  total_steps: int | None = None,
+  depth: str,
+  key: jax.Array | None = None,
+  learning_rate: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
   """Builds one trial's optimizer.
 
@@ -212,7 +215,7 @@ def build(
   lr = learning_rate
   if lr is None:
     if total_steps is None:
-      raise ValueError('give total_steps (the run\'s optimizer steps) or learning_rate.')
+      raise ValueError("give total_steps (the run's optimizer steps) or learning_rate.")
     lr = _learning_rate(spec, total_steps=total_steps, depth=depth)
   return OPTIMIZERS[spec.name](spec, lr, depth=depth, key=key)
 
@@ -247,8 +250,7 @@ def parse_name(text: str) -> tuple[str, dict[str, float]]:
     raise ValueError(f'{bad}: not {_SYNTAX}.') from None
   if isinstance(node, ast.Name):
     return check_name(node.id), {}
-  if (not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name)
-      or node.args):
+  if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.args:
     raise ValueError(f'{bad}: not {_SYNTAX}.')
   name = check_name(node.func.id)
   kwargs: dict[str, float] = {}
@@ -256,13 +258,11 @@ def parse_name(text: str) -> tuple[str, dict[str, float]]:
     key = keyword.arg
     if key not in _FIELDS:
       given = f'{key}={ast.unparse(keyword.value)}' if key else '**'
-      raise ValueError(
-          f'{bad}: {given!r} is not one of {sorted(_FIELDS)}=<number>.')
+      raise ValueError(f'{bad}: {given!r} is not one of {sorted(_FIELDS)}=<number>.')
     if key in kwargs:
       raise ValueError(f'{bad}: {key} given twice.')
     if key == 'alpha' and name not in _USES_ALPHA:
-      raise ValueError(
-          f'{bad}: {name} has no alpha (only {", ".join(_USES_ALPHA)} do).')
+      raise ValueError(f'{bad}: {name} has no alpha (only {", ".join(_USES_ALPHA)} do).')
     try:
       value = ast.literal_eval(keyword.value)
     except ValueError:
@@ -273,8 +273,7 @@ def parse_name(text: str) -> tuple[str, dict[str, float]]:
       except ValueError:
         value = None
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-      raise ValueError(
-          f'{bad}: {key} needs a number, got {ast.unparse(keyword.value)!r}.')
+      raise ValueError(f'{bad}: {key} needs a number, got {ast.unparse(keyword.value)!r}.')
     kwargs[key] = float(value)
     if key in ('learning_rate', 'weight_decay') and not kwargs[key] >= 0:
       raise ValueError(f'{bad}: {key} must be >= 0.')
@@ -300,6 +299,7 @@ def canonical_label(text: str) -> str:
   node = ast.parse(text.strip(), mode='eval').body
   if isinstance(node, ast.Name):
     return node.id
-  args = ', '.join(f'{k.arg}={ast.get_source_segment(text.strip(), k.value)}'
-                   for k in node.keywords)
+  args = ', '.join(
+    f'{k.arg}={ast.get_source_segment(text.strip(), k.value)}' for k in node.keywords
+  )
   return f'{node.func.id}({args})'

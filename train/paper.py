@@ -75,8 +75,14 @@ def cells() -> dict[tuple, PaperCell]:
   out: dict[tuple, PaperCell] = {}
   with open(_CSV, encoding='utf-8', newline='') as f:
     for row in csv.DictReader(f):
-      c = PaperCell(row['table'], row['dataset'], row['model'], row['optimizer'],
-                    float(row['ave']), float(row['max']))
+      c = PaperCell(
+        row['table'],
+        row['dataset'],
+        row['model'],
+        row['optimizer'],
+        float(row['ave']),
+        float(row['max']),
+      )
       key = _key(c.dataset, c.model, *_parse_optimizer(c.optimizer))
       if key in out and (out[key].ave, out[key].max) != (c.ave, c.max):
         raise ValueError(f'{_CSV}: {key} is printed as {out[key]} and as {c}')
@@ -84,8 +90,9 @@ def cells() -> dict[tuple, PaperCell]:
   return out
 
 
-def cell(model: str, dataset: str, name: str,
-         variant: Mapping[str, Any] | None = None) -> PaperCell | None:
+def cell(
+  model: str, dataset: str, name: str, variant: Mapping[str, Any] | None = None
+) -> PaperCell | None:
   """The paper's cell for a run, or None when the paper printed none.
 
   Only runs on the paper's settings have a cell: the variant may set α
@@ -125,10 +132,20 @@ _TABLE2_CELLS = (('nn2', 'mnist'), ('nn2', 'fashion_mnist'), ('resnet18', 'cifar
 
 #: The comparisons the paper states in words where it prints no numbers.
 CLAIMS: tuple[Claim, ...] = (
-    Claim('Table II', 'AdaDecay beats constant decay', ('adadecay', DEFAULT_ALPHA),
-          ('sgd', None), _TABLE2_CELLS),
-    Claim('Table II', 'AdaDecay beats randomized θ (eq. 13)', ('adadecay', DEFAULT_ALPHA),
-          ('randomized', DEFAULT_ALPHA), _TABLE2_CELLS),
+  Claim(
+    'Table II',
+    'AdaDecay beats constant decay',
+    ('adadecay', DEFAULT_ALPHA),
+    ('sgd', None),
+    _TABLE2_CELLS,
+  ),
+  Claim(
+    'Table II',
+    'AdaDecay beats randomized θ (eq. 13)',
+    ('adadecay', DEFAULT_ALPHA),
+    ('randomized', DEFAULT_ALPHA),
+    _TABLE2_CELLS,
+  ),
 )
 
 

@@ -58,18 +58,18 @@ from train import paper
 from train import results as results_lib
 
 __all__ = [
-    'ReportError',
-    'claims_table',
-    'main',
-    'make_report',
-    'paper_table',
-    'plot_accuracy_vs_epoch',
-    'plot_difference_vs_epoch',
-    'plot_sweep',
-    'run_identity',
-    'run_variant',
-    'swept_keys',
-    'sweep_table',
+  'ReportError',
+  'claims_table',
+  'main',
+  'make_report',
+  'paper_table',
+  'plot_accuracy_vs_epoch',
+  'plot_difference_vs_epoch',
+  'plot_sweep',
+  'run_identity',
+  'run_variant',
+  'swept_keys',
+  'sweep_table',
 ]
 
 TABLES_MD = 'tables.md'
@@ -77,10 +77,14 @@ TABLES_MD = 'tables.md'
 BAND_PERCENTILES = (10, 90)
 # Paper notation for the keys of its sweeps.
 _SYMBOLS = {'alpha': 'α', 'weight_decay': 'λ', 'dropout_rate': 'P'}
-_FIGURE_STEMS = {'weight_decay': 'accuracy_vs_weight_decay', 'dropout_rate': 'accuracy_vs_dropout',
-                 'alpha': 'accuracy_vs_alpha'}
+_FIGURE_STEMS = {
+  'weight_decay': 'accuracy_vs_weight_decay',
+  'dropout_rate': 'accuracy_vs_dropout',
+  'alpha': 'accuracy_vs_alpha',
+}
 # Selects all runs in the plotting functions (None is a valid group: no group).
 _ALL = object()
+
 
 class ReportError(Exception):
   """A workdir or output folder that cannot be used (message names the path)."""
@@ -135,8 +139,7 @@ def _series_name(name: str, variant: Mapping[str, Any], key: str) -> str:
   return f'{name}({rest})' if rest else name
 
 
-def _sweep_series(results: Mapping[str, Any], key: str,
-                  group: Any) -> dict[str, dict[Any, str]]:
+def _sweep_series(results: Mapping[str, Any], key: str, group: Any) -> dict[str, dict[Any, str]]:
   """Series name -> {value of ``key``: run label} for one group."""
   series: dict[str, dict[Any, str]] = {}
   for label, run in results['runs'].items():
@@ -183,17 +186,23 @@ def _delta_cell(results: Mapping[str, Any], label: str, group: Any) -> str:
   name, variant = run_variant(runs[label])
   if name == baseline:
     return ''
-  match = [l for l, r in runs.items()
-           if r.get('group') == group and l != label and run_variant(r) == (baseline, variant)]
+  match = [
+    l
+    for l, r in runs.items()
+    if r.get('group') == group and l != label and run_variant(r) == (baseline, variant)
+  ]
   if match:
     a, b = runs[label], runs[match[0]]
-    if (a['seeds'] != b['seeds'] or a['trials'] != b['trials']
-        or a['epochs'] != b['epochs']):
+    if a['seeds'] != b['seeds'] or a['trials'] != b['trials'] or a['epochs'] != b['epochs']:
       return 'n/a'
     d = stats.paired_difference(
-        a['test_accuracy'], b['test_accuracy'], fraction=st.get('fraction', 0.1),
-        confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
-        trim=st.get('trim', 0.1))
+      a['test_accuracy'],
+      b['test_accuracy'],
+      fraction=st.get('fraction', 0.1),
+      confidence=st.get('confidence', 0.95),
+      seed=st.get('bootstrap_seed', 0),
+      trim=st.get('trim', 0.1),
+    )
     vs: Mapping[str, Any] | None = d.to_dict()
   else:
     vs = runs[label].get('vs_baseline')
@@ -232,23 +241,29 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
       continue
     values = _sorted_values([v for by_value in series.values() for v in by_value])
     labels = [l for by_value in series.values() for l in by_value.values()]
-    title = results_lib._group_title(group, results.get('config') or {},
-                                     results.get('experiment', ''))
-    head = (f'### {sym} sweep ({key}): {title} '
-            f'(data: {results_lib.data_source_text(results, group)};'
-            f' {_shape_text(results, labels)})')
-    lines = [head, '',
-             '| | ' + ' | '.join(results_lib._cell(f'{sym}={_fmt_value(v)}') for v in values)
-             + ' |',
-             '|:--|' + '--:|' * len(values)]
+    title = results_lib._group_title(
+      group, results.get('config') or {}, results.get('experiment', '')
+    )
+    head = (
+      f'### {sym} sweep ({key}): {title} '
+      f'(data: {results_lib.data_source_text(results, group)};'
+      f' {_shape_text(results, labels)})'
+    )
+    lines = [
+      head,
+      '',
+      '| | ' + ' | '.join(results_lib._cell(f'{sym}={_fmt_value(v)}') for v in values) + ' |',
+      '|:--|' + '--:|' * len(values),
+    ]
     for s, by_value in series.items():
       prefix = f'{results_lib._cell(s)}: ' if len(series) > 1 else ''
       sums = {v: results['runs'][l]['summary'] for v, l in by_value.items()}
       rows = {
-          'ave': [results_lib._pct(sums[v]['ave']) if v in sums else '' for v in values],
-          'max': [results_lib._pct(sums[v]['max']) if v in sums else '' for v in values],
-          f'Δ vs {baseline}': [_delta_cell(results, by_value[v], group) if v in by_value else ''
-                               for v in values],
+        'ave': [results_lib._pct(sums[v]['ave']) if v in sums else '' for v in values],
+        'max': [results_lib._pct(sums[v]['max']) if v in sums else '' for v in values],
+        f'Δ vs {baseline}': [
+          _delta_cell(results, by_value[v], group) if v in by_value else '' for v in values
+        ],
       }
       for row, cells in rows.items():
         if any(cells):  # e.g. no Δ row for the baseline's own series
@@ -256,11 +271,13 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
     blocks.append('\n'.join(lines))
   if not blocks:
     raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
-  legend = (f'Columns: {key}; runs without it are left out. Δ vs {baseline}: paired mean '
-            f'difference (same seeds) in percentage points with its '
-            f'{100 * st.get("confidence", 0.95):g}% bootstrap interval, against the '
-            f'{baseline} run with the same variant when there is one, else against the '
-            f'run {baseline!r}. Accuracies in %.')
+  legend = (
+    f'Columns: {key}; runs without it are left out. Δ vs {baseline}: paired mean '
+    f'difference (same seeds) in percentage points with its '
+    f'{100 * st.get("confidence", 0.95):g}% bootstrap interval, against the '
+    f'{baseline} run with the same variant when there is one, else against the '
+    f'run {baseline!r}. Accuracies in %.'
+  )
   return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
 
 
@@ -293,15 +310,20 @@ def _paired(results: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None
     return None
   st = results.get('statistics', {})
   return stats.paired_difference(
-      ra['test_accuracy'], rb['test_accuracy'], fraction=st.get('fraction', 0.1),
-      confidence=st.get('confidence', 0.95), seed=st.get('bootstrap_seed', 0),
-      trim=st.get('trim', 0.1)).to_dict()
+    ra['test_accuracy'],
+    rb['test_accuracy'],
+    fraction=st.get('fraction', 0.1),
+    confidence=st.get('confidence', 0.95),
+    seed=st.get('bootstrap_seed', 0),
+    trim=st.get('trim', 0.1),
+  ).to_dict()
 
 
 def _inside(value: float | None, low: float | None, high: float | None) -> str:
   """'yes' / 'no' for a paper value (%) against our interval (fractions)."""
-  if value is None or low is None or high is None or not (
-      math.isfinite(low) and math.isfinite(high)):
+  if (
+    value is None or low is None or high is None or not (math.isfinite(low) and math.isfinite(high))
+  ):
     return 'n/a'
   # Printed with 2 decimals: compare at that resolution.
   return 'yes' if round(100 * low, 2) <= value <= round(100 * high, 2) else 'no'
@@ -355,58 +377,87 @@ def paper_table(results: Mapping[str, Any]) -> str:
   blocks = []
   for group in _groups(results):
     ids = _group_runs(results, group)
-    printed = {l: paper.cell(m, d, n, v) for l, (m, d, n, v) in ids.items()
-               if m is not None}
+    printed = {l: paper.cell(m, d, n, v) for l, (m, d, n, v) in ids.items() if m is not None}
     printed = {l: c for l, c in printed.items() if c is not None}
     if not printed:
       continue
     base = next((l for l, (_, _, n, v) in ids.items() if n == baseline and not v), None)
     base_cell = printed.get(base) if base else None
-    lines = [f'### Paper vs ours: {results_lib._group_title(group, {}, "")} '
-             f'(ours: {_shape_text(results, list(printed))}; paper: 50 trials × 100 epochs, '
-             '32 trials on CIFAR-10)', '',
-             f'| run | paper ave | ours ave [{conf} CI] | paper in CI | paper max | ours max '
-             f'| paper Δ vs {baseline} | ours Δ vs {baseline} [{conf} CI] | paper Δ in CI |',
-             '|:--|--:|--:|:-:|--:|--:|--:|--:|:-:|']
+    lines = [
+      f'### Paper vs ours: {results_lib._group_title(group, {}, "")} '
+      f'(ours: {_shape_text(results, list(printed))}; paper: 50 trials × 100 epochs, '
+      '32 trials on CIFAR-10)',
+      '',
+      f'| run | paper ave | ours ave [{conf} CI] | paper in CI | paper max | ours max '
+      f'| paper Δ vs {baseline} | ours Δ vs {baseline} [{conf} CI] | paper Δ in CI |',
+      '|:--|--:|--:|:-:|--:|--:|--:|--:|:-:|',
+    ]
     for label, c in printed.items():
       s = runs[label]['summary']
-      row = [results_lib._cell(results_lib.run_name(label, group)), f'{c.ave:.2f}',
-             _ci_text(s['ave'], s['ci_low'], s['ci_high'], signed=False),
-             _inside(c.ave, s['ci_low'], s['ci_high']), f'{c.max:.2f}',
-             results_lib._pct(s['max'])]
+      row = [
+        results_lib._cell(results_lib.run_name(label, group)),
+        f'{c.ave:.2f}',
+        _ci_text(s['ave'], s['ci_low'], s['ci_high'], signed=False),
+        _inside(c.ave, s['ci_low'], s['ci_high']),
+        f'{c.max:.2f}',
+        results_lib._pct(s['max']),
+      ]
       vs = _paired(results, label, base) if base and label != base else None
       if vs is not None and base_cell is not None:
         paper_d = round(c.ave - base_cell.ave, 2)
-        row += [f'{paper_d:+.2f}', _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
-                _inside(paper_d, vs['ci_low'], vs['ci_high'])]
+        row += [
+          f'{paper_d:+.2f}',
+          _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
+          _inside(paper_d, vs['ci_low'], vs['ci_high']),
+        ]
       else:
         row += ['', '', '']
       lines.append('| ' + ' | '.join(row) + ' |')
     blocks.append('\n'.join(lines))
 
     # Table I: against α = 4.
-    alpha4 = next((l for l, (_, _, n, v) in ids.items()
-                   if _alpha_key(n, v) == ('adadecay', paper.DEFAULT_ALPHA)), None)
-    swept = [l for l, (_, _, n, v) in ids.items() if n == 'adadecay' and l != alpha4
-             and _alpha_key(n, v) is not None and l in printed]
+    alpha4 = next(
+      (
+        l
+        for l, (_, _, n, v) in ids.items()
+        if _alpha_key(n, v) == ('adadecay', paper.DEFAULT_ALPHA)
+      ),
+      None,
+    )
+    swept = [
+      l
+      for l, (_, _, n, v) in ids.items()
+      if n == 'adadecay' and l != alpha4 and _alpha_key(n, v) is not None and l in printed
+    ]
     if alpha4 in printed and swept:
-      lines = [f'| run | paper Δ vs α=4 | ours Δ vs α=4 [{conf} CI] | paper Δ in CI |',
-               '|:--|--:|--:|:-:|']
+      lines = [
+        f'| run | paper Δ vs α=4 | ours Δ vs α=4 [{conf} CI] | paper Δ in CI |',
+        '|:--|--:|--:|:-:|',
+      ]
       for label in swept:
         vs = _paired(results, label, alpha4)
         paper_d = round(printed[label].ave - printed[alpha4].ave, 2)
-        cells = (['', '', ''] if vs is None else
-                 [f'{paper_d:+.2f}', _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
-                  _inside(paper_d, vs['ci_low'], vs['ci_high'])])
-        lines.append(f'| {results_lib._cell(results_lib.run_name(label, group))} | '
-                     + ' | '.join(cells) + ' |')
+        cells = (
+          ['', '', '']
+          if vs is None
+          else [
+            f'{paper_d:+.2f}',
+            _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], True),
+            _inside(paper_d, vs['ci_low'], vs['ci_high']),
+          ]
+        )
+        lines.append(
+          f'| {results_lib._cell(results_lib.run_name(label, group))} | ' + ' | '.join(cells) + ' |'
+        )
       blocks.append('\n'.join(lines))
   if not blocks:
     return ''
-  legend = ('Accuracies in %, Δ in percentage points. The paper prints no intervals: "paper in '
-            f'CI" asks whether its number lies inside our {conf} bootstrap interval. The paper\'s '
-            'Δ is the difference of its printed aves (its runs are not paired); ours is paired '
-            '(same seeds). Our runs use fewer trials than the paper\'s where the heading says so.')
+  legend = (
+    'Accuracies in %, Δ in percentage points. The paper prints no intervals: "paper in '
+    f'CI" asks whether its number lies inside our {conf} bootstrap interval. The paper\'s '
+    'Δ is the difference of its printed aves (its runs are not paired); ours is paired '
+    "(same seeds). Our runs use fewer trials than the paper's where the heading says so."
+  )
   return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
 
 
@@ -444,14 +495,14 @@ def claims_table(results: Mapping[str, Any]) -> str:
     ours = ('adadecay', paper.DEFAULT_ALPHA)
     ours_cell = paper.cell(model, dataset, 'adadecay')
     for (name, alpha), label in by_key.items():
-      other = paper.cell(model, dataset, name, {} if alpha is None or name != 'adadecay'
-                         else {'alpha': alpha})
+      other = paper.cell(
+        model, dataset, name, {} if alpha is None or name != 'adadecay' else {'alpha': alpha}
+      )
       if ours_cell is None or other is None or (name, alpha) == ours:
         continue
       if name == 'adadecay' and alpha != -1.0:
         continue  # the paper claims robustness for α > 0, not an order
-      what = (f'α = 4 beats α = {alpha:g}' if name == 'adadecay'
-              else f'AdaDecay beats {name}')
+      what = f'α = 4 beats α = {alpha:g}' if name == 'adadecay' else f'AdaDecay beats {name}'
       printed = f'{ours_cell.ave:.2f} vs {other.ave:.2f}'
       key = (ours, (name, alpha))
       if key in rows:
@@ -464,22 +515,36 @@ def claims_table(results: Mapping[str, Any]) -> str:
       if better not in by_key or worse not in by_key:
         continue
       vs = _paired(results, by_key[better], by_key[worse])
-      ours_text = ('not paired' if vs is None
-                   else _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], signed=True))
-      lines.append(f'| {text} | {source} | {printed} | '
-                   f'{results_lib._cell(results_lib.run_name(by_key[better], group))} − '
-                   f'{results_lib._cell(results_lib.run_name(by_key[worse], group))}: '
-                   f'{ours_text} | {_verdict(vs)} |')
+      ours_text = (
+        'not paired'
+        if vs is None
+        else _ci_text(vs['mean'], vs['ci_low'], vs['ci_high'], signed=True)
+      )
+      lines.append(
+        f'| {text} | {source} | {printed} | '
+        f'{results_lib._cell(results_lib.run_name(by_key[better], group))} − '
+        f'{results_lib._cell(results_lib.run_name(by_key[worse], group))}: '
+        f'{ours_text} | {_verdict(vs)} |'
+      )
     if lines:
-      blocks.append('\n'.join([
-          f'### The paper\'s claims: {results_lib._group_title(group, {}, "")} '
-          f'(ours: {_shape_text(results, list(ids))})', '',
-          f'| claim | source | paper (ave) | ours: paired Δ [{conf} CI] | verdict |',
-          '|:--|:--|:--|:--|:--|'] + lines))
+      blocks.append(
+        '\n'.join(
+          [
+            f"### The paper's claims: {results_lib._group_title(group, {}, '')} "
+            f'(ours: {_shape_text(results, list(ids))})',
+            '',
+            f'| claim | source | paper (ave) | ours: paired Δ [{conf} CI] | verdict |',
+            '|:--|:--|:--|:--|:--|',
+          ]
+          + lines
+        )
+      )
   if not blocks:
     return ''
-  legend = (f'Δ in percentage points, paired (same seeds), with its {conf} bootstrap interval. '
-            '"stated": the paper states the claim without printing the numbers.')
+  legend = (
+    f'Δ in percentage points, paired (same seeds), with its {conf} bootstrap interval. '
+    '"stated": the paper states the claim without printing the numbers.'
+  )
   return '\n\n'.join(blocks) + '\n\n' + legend + '\n'
 
 
@@ -493,6 +558,7 @@ def _new_axes(ax: Any) -> Any:
   # pyplot only here: a notebook then shows the figure; make_report uses
   # plain Figures (no global state, no display backend).
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
   _, ax = plt.subplots(figsize=(7, 4.5))
   return ax
 
@@ -507,8 +573,10 @@ def _select(results: Mapping[str, Any], group: Any) -> list[str]:
 def _subtitle(results: Mapping[str, Any], labels: Sequence[str]) -> str:
   groups = {results['runs'][l].get('group') for l in labels}
   group = groups.pop() if len(groups) == 1 else None  # one group: its data only
-  text = (f'{results.get("experiment", "")}; data: {results_lib.data_source_text(results, group)}; '
-          f'{_shape_text(results, labels)}')
+  text = (
+    f'{results.get("experiment", "")}; data: {results_lib.data_source_text(results, group)}; '
+    f'{_shape_text(results, labels)}'
+  )
   # Long data sources: wrap so the figure keeps its width.
   return '\n'.join(textwrap.wrap(text, 90))
 
@@ -530,6 +598,7 @@ def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: An
     The Axes.
   """
   from matplotlib.patches import Patch  # pylint: disable=g-import-not-at-top
+
   ax = _new_axes(ax)
   labels = _select(results, group)
   trim = results.get('statistics', {}).get('trim', 0.1)
@@ -547,9 +616,11 @@ def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: An
   names.append(f'band: {BAND_PERCENTILES[0]}th–{BAND_PERCENTILES[1]}th percentile of trials')
   # Outside the axes: the bands cover most of the plot area.
   ax.legend(handles, names, fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1))
-  title = ('all groups' if group is _ALL
-           else results_lib._group_title(group, results.get('config') or {},
-                                         results.get('experiment', '')))
+  title = (
+    'all groups'
+    if group is _ALL
+    else results_lib._group_title(group, results.get('config') or {}, results.get('experiment', ''))
+  )
   ax.set_title(f'Test accuracy vs epoch: {title}\n{_subtitle(results, labels)}', fontsize='medium')
   ax.set_xlabel('epoch')
   ax.set_ylabel(f'test accuracy (%), {100 * trim:g}%-trimmed mean over trials')
@@ -557,8 +628,7 @@ def plot_accuracy_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: An
   return ax
 
 
-def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
-                             group: Any = None) -> Any:
+def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None, group: Any = None) -> Any:
   """Paired difference to the baseline at every epoch, with its interval band.
 
   One line per run of ``group`` paired with the group's baseline run (same
@@ -589,12 +659,15 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
   drawn = []
   for label in labels:
     a, b = runs[label], runs[base]
-    if label == base or a['seeds'] != b['seeds'] or (a['trials'], a['epochs']) != (
-        b['trials'], b['epochs']):
+    if (
+      label == base
+      or a['seeds'] != b['seeds']
+      or (a['trials'], a['epochs']) != (b['trials'], b['epochs'])
+    ):
       continue
     mean, low, high = stats.paired_difference_by_epoch(
-        a['test_accuracy'], b['test_accuracy'], confidence=conf,
-        seed=st.get('bootstrap_seed', 0))
+      a['test_accuracy'], b['test_accuracy'], confidence=conf, seed=st.get('bootstrap_seed', 0)
+    )
     epochs = np.arange(1, mean.size + 1)
     name = results_lib.run_name(label, group)
     (line,) = ax.plot(epochs, 100 * mean, lw=1.5, label=f'{name} − {baseline}')
@@ -603,12 +676,16 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
   if not drawn:
     raise ValueError(f'no run of group {group!r} is paired with {base!r} (same seeds, shape)')
   ax.axhline(0, color='gray', lw=1, ls='--')
-  ax.legend(fontsize='small', title=f'band: {100 * conf:g}% bootstrap interval',
-            title_fontsize='small')
-  title = results_lib._group_title(group, results.get('config') or {},
-                                   results.get('experiment', ''))
-  ax.set_title(f'Paired difference to {baseline} per epoch: {title}\n'
-               f'{_subtitle(results, drawn + [base])}', fontsize='medium')
+  ax.legend(
+    fontsize='small', title=f'band: {100 * conf:g}% bootstrap interval', title_fontsize='small'
+  )
+  title = results_lib._group_title(
+    group, results.get('config') or {}, results.get('experiment', '')
+  )
+  ax.set_title(
+    f'Paired difference to {baseline} per epoch: {title}\n{_subtitle(results, drawn + [base])}',
+    fontsize='medium',
+  )
   ax.set_xlabel('epoch')
   ax.set_ylabel(f'test accuracy − {baseline} (points),\nmean over trials (same seeds)')
   ax.grid(alpha=0.3)
@@ -616,7 +693,7 @@ def plot_difference_vs_epoch(results: Mapping[str, Any], ax: Any = None,
 
 
 def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any = _ALL) -> Any:
-  """"ave" against a variant value, one line per optimizer (Figs. 1, 2).
+  """ "ave" against a variant value, one line per optimizer (Figs. 1, 2).
 
   Error bars are the bootstrap interval of "ave" stored in results.json
   (none for runs with too few trials). ``weight_decay`` gets a log x axis
@@ -663,8 +740,13 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
     for label, run in results['runs'].items():
       name, variant = run_variant(run)
       if run.get('group') == g and name == baseline and not variant:
-        ax.axhline(100 * stats.none_to_nan(run['summary']['ave']), ls='--', color='gray',
-                   lw=1, label=f'{prefix}{label} (no {key} given)')
+        ax.axhline(
+          100 * stats.none_to_nan(run['summary']['ave']),
+          ls='--',
+          color='gray',
+          lw=1,
+          label=f'{prefix}{label} (no {key} given)',
+        )
         labels_all.append(label)
   if not xs_all:
     raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
@@ -679,15 +761,21 @@ def plot_sweep(results: Mapping[str, Any], key: str, ax: Any = None, group: Any 
       scale = ', symlog scale (linear below the smallest λ > 0)'
   trim, fraction = st.get('trim', 0.1), st.get('fraction', 0.1)
   conf = st.get('confidence', 0.95)
-  title = ('' if group is _ALL or group is None
-           else ': ' + results_lib._group_title(group, results.get('config') or {},
-                                                results.get('experiment', '')))
-  ax.set_title(f'Test accuracy vs {sym} ({key}){title}\n{_subtitle(results, labels_all)}',
-               fontsize='medium')
+  title = (
+    ''
+    if group is _ALL or group is None
+    else ': '
+    + results_lib._group_title(group, results.get('config') or {}, results.get('experiment', ''))
+  )
+  ax.set_title(
+    f'Test accuracy vs {sym} ({key}){title}\n{_subtitle(results, labels_all)}', fontsize='medium'
+  )
   ax.set_xlabel(f'{sym} ({key}){scale}')
-  ax.set_ylabel(f'ave test accuracy (%), bars: {100 * conf:g}% CI\n'
-                f'({100 * trim:g}%-trimmed mean of last {100 * fraction:g}% epochs)',
-                fontsize='small')
+  ax.set_ylabel(
+    f'ave test accuracy (%), bars: {100 * conf:g}% CI\n'
+    f'({100 * trim:g}%-trimmed mean of last {100 * fraction:g}% epochs)',
+    fontsize='small',
+  )
   ax.legend(fontsize='small')
   ax.grid(alpha=0.3)
   return ax
@@ -718,8 +806,10 @@ def _load(workdir: pathlib.Path) -> dict[str, Any]:
   return res
 
 
-def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                out_dir: str | os.PathLike[str] | None = None) -> list[pathlib.Path]:
+def make_report(
+  workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+  out_dir: str | os.PathLike[str] | None = None,
+) -> list[pathlib.Path]:
   """Writes tables.md and the figures of an experiment, possibly split.
 
   All workdirs are read, and merged when there are several
@@ -738,6 +828,7 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
       statistics settings), or ``out_dir`` cannot be created.
   """
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+
   if isinstance(workdirs, (str, os.PathLike)):
     workdirs = [workdirs]
   workdirs = [pathlib.Path(w) for w in workdirs]
@@ -745,8 +836,11 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     raise ReportError('no workdir given')
   loaded = [_load(w) for w in workdirs]
   try:
-    merged = (loaded[0] if len(loaded) == 1
-              else results_lib.merge_results(loaded, [str(w) for w in workdirs]))
+    merged = (
+      loaded[0]
+      if len(loaded) == 1
+      else results_lib.merge_results(loaded, [str(w) for w in workdirs])
+    )
   except ValueError as e:
     raise ReportError(str(e)) from e
   out = pathlib.Path(out_dir) if out_dir is not None else workdirs[0] / 'report'
@@ -767,9 +861,15 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
   written: list[pathlib.Path] = []
   res = merged
   title = res.get('experiment') or workdirs[0].name
-  md = ['# Results', '', f'## {title}', '',
-        'From: ' + ', '.join(f'`{w}`' for w in workdirs), '',
-        results_lib.format_table(res)]
+  md = [
+    '# Results',
+    '',
+    f'## {title}',
+    '',
+    'From: ' + ', '.join(f'`{w}`' for w in workdirs),
+    '',
+    results_lib.format_table(res),
+  ]
   md += [t for t in (paper_table(res), claims_table(res)) if t]
   keys = swept_keys(res)
   md += [sweep_table(res, k) for k in keys]
@@ -811,11 +911,17 @@ def make_report(workdirs: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     # The files one workdir holding all the runs would hold.
     st = res['statistics']
     results_lib.write_results(
-        out, experiment=res['experiment'], config=res['config'], data_source=res['data_source'],
-        machine=res['machine'], runs={l: {k: r[k] for k in ('test_accuracy', 'train_loss',
-                                                              'seeds', 'group', 'variant')}
-                                      for l, r in res['runs'].items()},
-        **{k: st[k] for k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')})
+      out,
+      experiment=res['experiment'],
+      config=res['config'],
+      data_source=res['data_source'],
+      machine=res['machine'],
+      runs={
+        l: {k: r[k] for k in ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant')}
+        for l, r in res['runs'].items()
+      },
+      **{k: st[k] for k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')},
+    )
     written += [out / results_lib.RESULTS_JSON, out / results_lib.ACCURACY_CSV]
   tables = out / TABLES_MD
   files.write_text_atomic(tables, '\n'.join(md).rstrip('\n') + '\n')

@@ -75,22 +75,30 @@ from train import files
 from train import stats
 
 __all__ = [
-    'SCHEMA_VERSION',
-    'build_results',
-    'merge_results',
-    'run_name',
-    'delta_text',
-    'format_table',
-    'load_results',
-    'write_results',
+  'SCHEMA_VERSION',
+  'build_results',
+  'merge_results',
+  'run_name',
+  'delta_text',
+  'format_table',
+  'load_results',
+  'write_results',
 ]
 
 SCHEMA_VERSION = 2
 RESULTS_JSON = 'results.json'
 ACCURACY_CSV = 'accuracy.csv'
 CSV_HEADER = ('run', 'trial', 'seed', 'epoch', 'test_accuracy', 'train_loss')
-_RUN_KEYS = ('test_accuracy', 'train_loss', 'seeds', 'group', 'variant', 'model', 'dataset',
-             'optimizer')
+_RUN_KEYS = (
+  'test_accuracy',
+  'train_loss',
+  'seeds',
+  'group',
+  'variant',
+  'model',
+  'dataset',
+  'optimizer',
+)
 
 
 # ----------------------------------------------------------------------------
@@ -154,8 +162,12 @@ def label_fields(label: str, group: str | None) -> dict[str, Any]:
 def _fields(label: str, run: Mapping[str, Any]) -> dict[str, Any]:
   """The run's fields; derived from its label only where it has none."""
   if 'optimizer' in run:
-    return {'model': run.get('model'), 'dataset': run.get('dataset'),
-            'optimizer': run['optimizer'], 'variant': dict(run.get('variant') or {})}
+    return {
+      'model': run.get('model'),
+      'dataset': run.get('dataset'),
+      'optimizer': run['optimizer'],
+      'variant': dict(run.get('variant') or {}),
+    }
   fields = label_fields(label, run.get('group'))
   if run.get('variant'):
     fields['variant'] = dict(run['variant'])
@@ -181,8 +193,9 @@ def _finite_or_none(a: np.ndarray) -> list[list[float | None]]:
   return [[float(v) if math.isfinite(v) else None for v in row] for row in a.tolist()]
 
 
-def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int], str | None,
-                                              dict[str, Any]]:
+def _check_run(
+  label: Any, run: Any
+) -> tuple[np.ndarray, np.ndarray, list[int], str | None, dict[str, Any]]:
   if not isinstance(label, str):
     raise ValueError(f'run labels must be str, got {label!r}')
   if not isinstance(run, Mapping):
@@ -197,12 +210,12 @@ def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int],
   acc = stats.validate_accuracy(run['test_accuracy'], f"runs[{label!r}]['test_accuracy']")
   loss = np.asarray(run['train_loss'], dtype=np.float64)
   if loss.shape != acc.shape:
-    raise ValueError(f"runs[{label!r}]['train_loss'] has shape {loss.shape}, "
-                     f"test_accuracy has {acc.shape}")
+    raise ValueError(
+      f"runs[{label!r}]['train_loss'] has shape {loss.shape}, test_accuracy has {acc.shape}"
+    )
   seeds = [int(s) for s in run['seeds']]
   if len(seeds) != acc.shape[0]:
-    raise ValueError(f"runs[{label!r}]['seeds'] has {len(seeds)} entries for "
-                     f'{acc.shape[0]} trials')
+    raise ValueError(f"runs[{label!r}]['seeds'] has {len(seeds)} entries for {acc.shape[0]} trials")
   group = run.get('group')
   if group is not None and not isinstance(group, str):
     raise ValueError(f"runs[{label!r}]['group'] must be str or None, got {group!r}")
@@ -212,10 +225,20 @@ def _check_run(label: Any, run: Any) -> tuple[np.ndarray, np.ndarray, list[int],
   return acc, loss, seeds, group, fields
 
 
-def build_results(*, experiment: str, config: dict, runs: dict[str, dict], data_source: str,
-                  machine: str | None = None, fraction: float = 0.1, trim: float = 0.1,
-                  confidence: float = 0.95, bootstrap_seed: int = 0,
-                  baseline: str = 'sgd', created: str | None = None) -> dict[str, Any]:
+def build_results(
+  *,
+  experiment: str,
+  config: dict,
+  runs: dict[str, dict],
+  data_source: str,
+  machine: str | None = None,
+  fraction: float = 0.1,
+  trim: float = 0.1,
+  confidence: float = 0.95,
+  bootstrap_seed: int = 0,
+  baseline: str = 'sgd',
+  created: str | None = None,
+) -> dict[str, Any]:
   """Computes the statistics of ``runs``: the dict `write_results` writes.
 
   Arguments as `write_results` (``created``: ISO 8601 time stamp, default
@@ -228,16 +251,36 @@ def build_results(*, experiment: str, config: dict, runs: dict[str, dict], data_
   if not runs:
     raise ValueError('runs is empty')
   checked = {label: _check_run(label, run) for label, run in runs.items()}
-  return _build(checked, runs, experiment=experiment, config=config,
-                data_source=data_source, machine=machine, fraction=fraction, trim=trim,
-                confidence=confidence, bootstrap_seed=bootstrap_seed, baseline=baseline,
-                created=created)
+  return _build(
+    checked,
+    runs,
+    experiment=experiment,
+    config=config,
+    data_source=data_source,
+    machine=machine,
+    fraction=fraction,
+    trim=trim,
+    confidence=confidence,
+    bootstrap_seed=bootstrap_seed,
+    baseline=baseline,
+    created=created,
+  )
 
 
-def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: dict,
-                  runs: dict[str, dict], data_source: str, machine: str | None = None,
-                  fraction: float = 0.1, trim: float = 0.1, confidence: float = 0.95,
-                  bootstrap_seed: int = 0, baseline: str = 'sgd') -> dict[str, Any]:
+def write_results(
+  workdir: str | os.PathLike[str],
+  *,
+  experiment: str,
+  config: dict,
+  runs: dict[str, dict],
+  data_source: str,
+  machine: str | None = None,
+  fraction: float = 0.1,
+  trim: float = 0.1,
+  confidence: float = 0.95,
+  bootstrap_seed: int = 0,
+  baseline: str = 'sgd',
+) -> dict[str, Any]:
   """Computes the statistics and writes ``results.json`` and ``accuracy.csv``.
 
   Every run is paired with the baseline run of its group (optimizer
@@ -271,9 +314,19 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
   if not runs:
     raise ValueError('runs is empty')
   checked = {label: _check_run(label, run) for label, run in runs.items()}
-  results = _build(checked, runs, experiment=experiment, config=config,
-                   data_source=data_source, machine=machine, fraction=fraction, trim=trim,
-                   confidence=confidence, bootstrap_seed=bootstrap_seed, baseline=baseline)
+  results = _build(
+    checked,
+    runs,
+    experiment=experiment,
+    config=config,
+    data_source=data_source,
+    machine=machine,
+    fraction=fraction,
+    trim=trim,
+    confidence=confidence,
+    bootstrap_seed=bootstrap_seed,
+    baseline=baseline,
+  )
   text = files.dumps(results) + '\n'  # serialise first: a bad config fails before any write
 
   buf = io.StringIO()
@@ -283,8 +336,9 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
     for t in range(acc.shape[0]):
       for e in range(acc.shape[1]):
         # repr-exact floats; non-finite losses as 'nan'/'inf' (pandas reads them).
-        writer.writerow((label, t, seeds[t], e + 1, repr(float(acc[t, e])),
-                         repr(float(loss[t, e]))))
+        writer.writerow(
+          (label, t, seeds[t], e + 1, repr(float(acc[t, e])), repr(float(loss[t, e])))
+        )
 
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -293,8 +347,21 @@ def write_results(workdir: str | os.PathLike[str], *, experiment: str, config: d
   return json.loads(text)
 
 
-def _build(checked, runs, *, experiment, config, data_source, machine, fraction, trim,
-           confidence, bootstrap_seed, baseline, created=None) -> dict[str, Any]:
+def _build(
+  checked,
+  runs,
+  *,
+  experiment,
+  config,
+  data_source,
+  machine,
+  fraction,
+  trim,
+  confidence,
+  bootstrap_seed,
+  baseline,
+  created=None,
+) -> dict[str, Any]:
   """The results dict of validated runs (`_check_run`), JSON-ready."""
   groups: dict[str | None, dict[str, dict[str, Any]]] = {}
   for label, (_, _, _, group, fields) in checked.items():
@@ -303,55 +370,63 @@ def _build(checked, runs, *, experiment, config, data_source, machine, fraction,
 
   out_runs: dict[str, Any] = {}
   for label, (acc, loss, seeds, group, fields) in checked.items():
-    summary = stats.summarize(acc, fraction=fraction, trim=trim, confidence=confidence,
-                                seed=bootstrap_seed)
+    summary = stats.summarize(
+      acc, fraction=fraction, trim=trim, confidence=confidence, seed=bootstrap_seed
+    )
     base = base_of[group]
     vs: dict[str, Any] | None = None
     if base is not None and base != label:
       b_acc, _, b_seeds, _, _ = checked[base]
       if b_acc.shape != acc.shape:
-        vs = {'baseline_run': base,
-              'skipped': f'shape {acc.shape} differs from baseline shape {b_acc.shape}'}
+        vs = {
+          'baseline_run': base,
+          'skipped': f'shape {acc.shape} differs from baseline shape {b_acc.shape}',
+        }
       elif b_seeds != seeds:
         vs = {'baseline_run': base, 'skipped': 'seeds differ from the baseline run'}
       else:
-        diff = stats.paired_difference(acc, b_acc, fraction=fraction, trim=trim,
-                                         confidence=confidence, seed=bootstrap_seed)
+        diff = stats.paired_difference(
+          acc, b_acc, fraction=fraction, trim=trim, confidence=confidence, seed=bootstrap_seed
+        )
         vs = {'baseline_run': base, **diff.to_dict()}
     out_runs[label] = {
-        'model': fields['model'],
-        'dataset': fields['dataset'],
-        'optimizer': fields['optimizer'],
-        'variant': {str(k): v for k, v in fields['variant'].items()},
-        'group': group,
-        'trials': acc.shape[0],
-        'epochs': acc.shape[1],
-        'seeds': seeds,
-        'summary': summary.to_dict(),
-        'vs_baseline': vs,
-        'test_accuracy': acc.tolist(),
-        'train_loss': _finite_or_none(loss),
+      'model': fields['model'],
+      'dataset': fields['dataset'],
+      'optimizer': fields['optimizer'],
+      'variant': {str(k): v for k, v in fields['variant'].items()},
+      'group': group,
+      'trials': acc.shape[0],
+      'epochs': acc.shape[1],
+      'seeds': seeds,
+      'summary': summary.to_dict(),
+      'vs_baseline': vs,
+      'test_accuracy': acc.tolist(),
+      'train_loss': _finite_or_none(loss),
     }
 
   shapes = {a.shape for a, *_ in checked.values()}
   trials = {s[0] for s in shapes}
   epochs = {s[1] for s in shapes}
   results = {
-      'schema_version': SCHEMA_VERSION,
-      'experiment': experiment,
-      'data_source': data_source,
-      'machine': machine,
-      'created': created or datetime.datetime.now(datetime.timezone.utc).isoformat(
-          timespec='seconds'),
-      'config': files.plain(config),
-      'trials': trials.pop() if len(trials) == 1 else None,
-      'epochs': epochs.pop() if len(epochs) == 1 else None,
-      'statistics': {
-          'fraction': fraction, 'trim': trim, 'confidence': confidence,
-          'bootstrap_seed': bootstrap_seed, 'n_resamples': stats.N_RESAMPLES,
-          'ci_method': 'BCa', 'baseline': baseline,
-      },
-      'runs': out_runs,
+    'schema_version': SCHEMA_VERSION,
+    'experiment': experiment,
+    'data_source': data_source,
+    'machine': machine,
+    'created': created
+    or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+    'config': files.plain(config),
+    'trials': trials.pop() if len(trials) == 1 else None,
+    'epochs': epochs.pop() if len(epochs) == 1 else None,
+    'statistics': {
+      'fraction': fraction,
+      'trim': trim,
+      'confidence': confidence,
+      'bootstrap_seed': bootstrap_seed,
+      'n_resamples': stats.N_RESAMPLES,
+      'ci_method': 'BCa',
+      'baseline': baseline,
+    },
+    'runs': out_runs,
   }
   return json.loads(files.dumps(results))  # plain JSON values, as load_results gives
 
@@ -388,12 +463,13 @@ def run_name(label: str, group: str | None) -> str:
   if group is not None:
     prefix = '/'.join(p.strip() for p in group.split('/')) + '/'
     if label.startswith(prefix):
-      return label[len(prefix):]
+      return label[len(prefix) :]
   return label
 
 
-def merge_results(parts: Sequence[Mapping[str, Any]],
-                  sources: Sequence[str] | None = None) -> dict[str, Any]:
+def merge_results(
+  parts: Sequence[Mapping[str, Any]], sources: Sequence[str] | None = None
+) -> dict[str, Any]:
   """The results of one experiment split over several workdirs, as one.
 
   Runs are gathered in the order given (groups in first-seen order, runs in
@@ -419,22 +495,30 @@ def merge_results(parts: Sequence[Mapping[str, Any]],
   if not parts:
     raise ValueError('parts is empty')
   sources = list(sources) if sources is not None else [f'part {i}' for i in range(len(parts))]
-  settings = [{k: v for k, v in (p.get('statistics') or {}).items()
-               if k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')}
-              for p in parts]
+  settings = [
+    {
+      k: v
+      for k, v in (p.get('statistics') or {}).items()
+      if k in ('fraction', 'trim', 'confidence', 'bootstrap_seed', 'baseline')
+    }
+    for p in parts
+  ]
   for src, st in zip(sources[1:], settings[1:]):
     if st != settings[0]:
-      raise ValueError(f'{src} uses statistics {st}, {sources[0]} uses {settings[0]}:'
-                       ' report them separately.')
+      raise ValueError(
+        f'{src} uses statistics {st}, {sources[0]} uses {settings[0]}: report them separately.'
+      )
   gathered: dict[tuple[Any, str], tuple[str, Mapping[str, Any]]] = {}
   for src, part in zip(sources, parts):
     for label, run in part['runs'].items():
       key = (run.get('group'), run_name(label, run.get('group')))
       if key in gathered:
         first_src, first = gathered[key]
-        if (first['seeds'] != run['seeds'] or first['test_accuracy'] != run['test_accuracy']):
-          raise ValueError(f'run {key[1]!r} of group {key[0]!r} is in both {first_src} and {src}'
-                           ' with different results: report them separately.')
+        if first['seeds'] != run['seeds'] or first['test_accuracy'] != run['test_accuracy']:
+          raise ValueError(
+            f'run {key[1]!r} of group {key[0]!r} is in both {first_src} and {src}'
+            ' with different results: report them separately.'
+          )
         continue
       gathered[key] = (src, run)
   order = list(dict.fromkeys(group for group, _ in gathered))
@@ -444,8 +528,11 @@ def merge_results(parts: Sequence[Mapping[str, Any]],
     for (g, name), (_, run) in gathered.items():
       if g != group:
         continue
-      label = (f"{'/'.join(p.strip() for p in group.split('/'))}/{name}"
-               if several and group is not None else name)
+      label = (
+        f'{"/".join(p.strip() for p in group.split("/"))}/{name}'
+        if several and group is not None
+        else name
+      )
       runs[label] = {k: run[k] for k in _RUN_KEYS if k in run}
 
   def joined(key: str, sep: str) -> str | None:
@@ -455,11 +542,14 @@ def merge_results(parts: Sequence[Mapping[str, Any]],
   configs = [p.get('config') or {} for p in parts]
   st = settings[0]
   return build_results(
-      experiment=joined('experiment', ' + ') or '', data_source=joined('data_source', '; ') or '',
-      machine=joined('machine', '; '),
-      config=configs[0] if all(c == configs[0] for c in configs) else {},
-      runs=runs, created=max((p.get('created') or '' for p in parts), default=None) or None,
-      **{k: st[k] for k in st})
+    experiment=joined('experiment', ' + ') or '',
+    data_source=joined('data_source', '; ') or '',
+    machine=joined('machine', '; '),
+    config=configs[0] if all(c == configs[0] for c in configs) else {},
+    runs=runs,
+    created=max((p.get('created') or '' for p in parts), default=None) or None,
+    **{k: st[k] for k in st},
+  )
 
 
 # ----------------------------------------------------------------------------
@@ -568,12 +658,13 @@ def format_table(results: Mapping[str, Any]) -> str:
       shapes[l] = (runs[l].get('trials', s.get('trials')), runs[l].get('epochs', s.get('epochs')))
     if len(set(shapes.values())) == 1:
       t, e = next(iter(shapes.values()))
-      size = (f'{t} trial{"s" * (t != 1)} ×'
-              f' {e} epoch{"s" * (e != 1)}')
+      size = f'{t} trial{"s" * (t != 1)} × {e} epoch{"s" * (e != 1)}'
     else:
       size = 'trials × epochs: ' + ', '.join(f'{l} {t}×{e}' for l, (t, e) in shapes.items())
-    head = (f'### {_group_title(group, config, experiment)} '
-            f'(data: {data_source_text(results, group)}; {size})')
+    head = (
+      f'### {_group_title(group, config, experiment)} '
+      f'(data: {data_source_text(results, group)}; {size})'
+    )
 
     rows = {'ave': [], 'max': [], '± std': [], f'Δ vs {baseline}': []}
     for l in labels:
@@ -583,17 +674,22 @@ def format_table(results: Mapping[str, Any]) -> str:
       rows['± std'].append(_pct(s.get('std')))
       rows[f'Δ vs {baseline}'].append(delta_text(runs[l].get('vs_baseline')))
 
-    lines = [head, '',
-             '| | ' + ' | '.join(_cell(l) for l in labels) + ' |',
-             '|:--|' + '--:|' * len(labels)]
+    lines = [
+      head,
+      '',
+      '| | ' + ' | '.join(_cell(l) for l in labels) + ' |',
+      '|:--|' + '--:|' * len(labels),
+    ]
     lines += [f'| {name} | ' + ' | '.join(cells) + ' |' for name, cells in rows.items()]
     blocks.append('\n'.join(lines))
 
   fraction = stats_.get('fraction', 0.1)
   trim = stats_.get('trim', 0.1)
   conf = stats_.get('confidence', 0.95)
-  legend = (f'ave: {100 * trim:g}%-trimmed mean over trials of the mean of the last '
-            f'{100 * fraction:g}% of epochs; max: best epoch of the best trial; '
-            f'Δ: paired mean difference (same seeds) in percentage points, '
-            f'{100 * conf:g}% bootstrap interval. Accuracies in %.')
+  legend = (
+    f'ave: {100 * trim:g}%-trimmed mean over trials of the mean of the last '
+    f'{100 * fraction:g}% of epochs; max: best epoch of the best trial; '
+    f'Δ: paired mean difference (same seeds) in percentage points, '
+    f'{100 * conf:g}% bootstrap interval. Accuracies in %.'
+  )
   return '\n\n'.join(blocks) + '\n\n' + legend + '\n'

@@ -43,17 +43,17 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 __all__ = [
-    'MIN_TRIALS_FOR_CI',
-    'paired_difference_by_epoch',
-    'PairedDifference',
-    'Summary',
-    'last_epochs_count',
-    'last_fraction_mean',
-    'nan_to_none',
-    'none_to_nan',
-    'paired_difference',
-    'summarize',
-    'validate_accuracy',
+  'MIN_TRIALS_FOR_CI',
+  'paired_difference_by_epoch',
+  'PairedDifference',
+  'Summary',
+  'last_epochs_count',
+  'last_fraction_mean',
+  'nan_to_none',
+  'none_to_nan',
+  'paired_difference',
+  'summarize',
+  'validate_accuracy',
 ]
 
 # Below this many trials no bootstrap interval is computed (NaN bounds).
@@ -205,8 +205,9 @@ def validate_accuracy(acc: Any, name: str = 'acc') -> np.ndarray:
     raise ValueError(f'{name} contains NaN ({int(np.isnan(a).sum())} entries)')
   if ((a < 0.0) | (a > 1.0)).any():  # also catches +-inf
     raise ValueError(
-        f'{name} must be accuracy fractions in [0, 1], got values in '
-        f'[{a.min()}, {a.max()}] (percentages must be divided by 100)')
+      f'{name} must be accuracy fractions in [0, 1], got values in '
+      f'[{a.min()}, {a.max()}] (percentages must be divided by 100)'
+    )
   return a
 
 
@@ -253,8 +254,9 @@ def last_fraction_mean(acc: np.ndarray, fraction: float = 0.1) -> np.ndarray:
   return a[:, -k:].mean(axis=1)
 
 
-def _bootstrap_ci(x: np.ndarray, statistic: Callable[..., np.ndarray], point: float,
-                  confidence: float, seed: int) -> tuple[float, float, str]:
+def _bootstrap_ci(
+  x: np.ndarray, statistic: Callable[..., np.ndarray], point: float, confidence: float, seed: int
+) -> tuple[float, float, str]:
   """Bootstrap interval of ``statistic`` over the 1-D sample ``x``.
 
   Returns:
@@ -269,20 +271,35 @@ def _bootstrap_ci(x: np.ndarray, statistic: Callable[..., np.ndarray], point: fl
     # Degenerate BCa is handled below by falling back to percentile.
     warnings.simplefilter('ignore', RuntimeWarning)
     warnings.simplefilter('ignore', getattr(scipy_stats, 'DegenerateDataWarning', RuntimeWarning))
-    res = scipy_stats.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, vectorized=True,
-                                confidence_level=confidence, method='BCa', **kw)
+    res = scipy_stats.bootstrap(
+      (x,),
+      statistic,
+      n_resamples=N_RESAMPLES,
+      vectorized=True,
+      confidence_level=confidence,
+      method='BCa',
+      **kw,
+    )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isfinite(low) and math.isfinite(high):
       return low, high, 'BCa'
     # Reuse the BCa resamples; no extra randomness, so still reproducible.
-    res = scipy_stats.bootstrap((x,), statistic, n_resamples=0, vectorized=True,
-                                confidence_level=confidence, method='percentile',
-                                bootstrap_result=res, **kw)
+    res = scipy_stats.bootstrap(
+      (x,),
+      statistic,
+      n_resamples=0,
+      vectorized=True,
+      confidence_level=confidence,
+      method='percentile',
+      bootstrap_result=res,
+      **kw,
+    )
   return float(res.confidence_interval.low), float(res.confidence_interval.high), 'percentile'
 
 
-def summarize(acc: np.ndarray, fraction: float = 0.1, trim: float = 0.1,
-              confidence: float = 0.95, seed: int = 0) -> Summary:
+def summarize(
+  acc: np.ndarray, fraction: float = 0.1, trim: float = 0.1, confidence: float = 0.95, seed: int = 0
+) -> Summary:
   """The paper's "ave" and "max" plus std and a bootstrap interval of "ave".
 
   Args:
@@ -305,18 +322,34 @@ def summarize(acc: np.ndarray, fraction: float = 0.1, trim: float = 0.1,
   ave = float(scipy_stats.trim_mean(per_ave, trim))
   std = float(np.std(per_ave, ddof=1)) if n > 1 else math.nan
   low, high, method = _bootstrap_ci(
-      per_ave, lambda x, axis: scipy_stats.trim_mean(x, trim, axis=axis), ave, confidence, seed)
+    per_ave, lambda x, axis: scipy_stats.trim_mean(x, trim, axis=axis), ave, confidence, seed
+  )
   return Summary(
-      ave=ave, max=float(per_max.max()), std=std, ci_low=low, ci_high=high,
-      trials=n, epochs=a.shape[1], per_trial_ave=[float(v) for v in per_ave],
-      per_trial_max=[float(v) for v in per_max], fraction=float(fraction),
-      last_epochs=last_epochs_count(a.shape[1], fraction), trim=float(trim),
-      confidence=float(confidence), ci_method=method)
+    ave=ave,
+    max=float(per_max.max()),
+    std=std,
+    ci_low=low,
+    ci_high=high,
+    trials=n,
+    epochs=a.shape[1],
+    per_trial_ave=[float(v) for v in per_ave],
+    per_trial_max=[float(v) for v in per_max],
+    fraction=float(fraction),
+    last_epochs=last_epochs_count(a.shape[1], fraction),
+    trim=float(trim),
+    confidence=float(confidence),
+    ci_method=method,
+  )
 
 
-def paired_difference(acc_a: np.ndarray, acc_b: np.ndarray, fraction: float = 0.1,
-                      confidence: float = 0.95, seed: int = 0,
-                      trim: float = 0.1) -> PairedDifference:
+def paired_difference(
+  acc_a: np.ndarray,
+  acc_b: np.ndarray,
+  fraction: float = 0.1,
+  confidence: float = 0.95,
+  seed: int = 0,
+  trim: float = 0.1,
+) -> PairedDifference:
   """Paired difference A - B of the per-trial last-fraction means.
 
   Trial i of ``acc_a`` and trial i of ``acc_b`` must share a seed (same
@@ -342,23 +375,34 @@ def paired_difference(acc_a: np.ndarray, acc_b: np.ndarray, fraction: float = 0.
   b = validate_accuracy(acc_b, 'acc_b')
   if a.shape != b.shape:
     raise ValueError(
-        f'acc_a has shape {a.shape} but acc_b has shape {b.shape}: paired '
-        'differences need the same trials (same seeds, same order) and the same epochs')
+      f'acc_a has shape {a.shape} but acc_b has shape {b.shape}: paired '
+      'differences need the same trials (same seeds, same order) and the same epochs'
+    )
   _check_trim(trim)
   _check_confidence(confidence)
   d = last_fraction_mean(a, fraction) - last_fraction_mean(b, fraction)
   mean = float(d.mean())
-  low, high, method = _bootstrap_ci(d, lambda x, axis: np.mean(x, axis=axis), mean,
-                                    confidence, seed)
+  low, high, method = _bootstrap_ci(
+    d, lambda x, axis: np.mean(x, axis=axis), mean, confidence, seed
+  )
   return PairedDifference(
-      mean=mean, trimmed_mean=float(scipy_stats.trim_mean(d, trim)), ci_low=low, ci_high=high,
-      trials=a.shape[0], per_trial=[float(v) for v in d], fraction=float(fraction),
-      last_epochs=last_epochs_count(a.shape[1], fraction), trim=float(trim),
-      confidence=float(confidence), ci_method=method)
+    mean=mean,
+    trimmed_mean=float(scipy_stats.trim_mean(d, trim)),
+    ci_low=low,
+    ci_high=high,
+    trials=a.shape[0],
+    per_trial=[float(v) for v in d],
+    fraction=float(fraction),
+    last_epochs=last_epochs_count(a.shape[1], fraction),
+    trim=float(trim),
+    confidence=float(confidence),
+    ci_method=method,
+  )
 
 
-def paired_difference_by_epoch(acc_a: np.ndarray, acc_b: np.ndarray, confidence: float = 0.95,
-                               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def paired_difference_by_epoch(
+  acc_a: np.ndarray, acc_b: np.ndarray, confidence: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Mean paired difference A - B at every epoch, with its bootstrap interval.
 
   Where in training a difference appears, grows or vanishes; the tables
@@ -383,8 +427,10 @@ def paired_difference_by_epoch(acc_a: np.ndarray, acc_b: np.ndarray, confidence:
   a = validate_accuracy(acc_a, 'acc_a')
   b = validate_accuracy(acc_b, 'acc_b')
   if a.shape != b.shape:
-    raise ValueError(f'acc_a has shape {a.shape} but acc_b has shape {b.shape}: paired '
-                     'differences need the same trials and epochs')
+    raise ValueError(
+      f'acc_a has shape {a.shape} but acc_b has shape {b.shape}: paired '
+      'differences need the same trials and epochs'
+    )
   _check_confidence(confidence)
   d = a - b
   mean = d.mean(axis=0)
@@ -395,15 +441,31 @@ def paired_difference_by_epoch(acc_a: np.ndarray, acc_b: np.ndarray, confidence:
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
     warnings.simplefilter('ignore', getattr(scipy_stats, 'DegenerateDataWarning', RuntimeWarning))
-    res = scipy_stats.bootstrap((d,), np.mean, axis=0, n_resamples=N_RESAMPLES, vectorized=True,
-                                confidence_level=confidence, method='BCa', **kw)
+    res = scipy_stats.bootstrap(
+      (d,),
+      np.mean,
+      axis=0,
+      n_resamples=N_RESAMPLES,
+      vectorized=True,
+      confidence_level=confidence,
+      method='BCa',
+      **kw,
+    )
     low = np.asarray(res.confidence_interval.low, dtype=np.float64)
     high = np.asarray(res.confidence_interval.high, dtype=np.float64)
     bad = ~(np.isfinite(low) & np.isfinite(high))
     if bad.any():
-      pct = scipy_stats.bootstrap((d,), np.mean, axis=0, n_resamples=0, vectorized=True,
-                                  confidence_level=confidence, method='percentile',
-                                  bootstrap_result=res, **kw)
+      pct = scipy_stats.bootstrap(
+        (d,),
+        np.mean,
+        axis=0,
+        n_resamples=0,
+        vectorized=True,
+        confidence_level=confidence,
+        method='percentile',
+        bootstrap_result=res,
+        **kw,
+      )
       low = np.where(bad, pct.confidence_interval.low, low)
       high = np.where(bad, pct.confidence_interval.high, high)
   constant = np.ptp(d, axis=0) <= CONSTANT_ATOL

@@ -37,8 +37,9 @@ def _scalar(tag: str, value: Any) -> float:
   array = np.asarray(value)
   if array.size != 1:
     raise ValueError(
-        f'{tag!r}: a scalar is needed, got shape {array.shape}; reduce a'
-        ' per-trial array first, e.g. with trial_scalars().')
+      f'{tag!r}: a scalar is needed, got shape {array.shape}; reduce a'
+      ' per-trial array first, e.g. with trial_scalars().'
+    )
   return float(array.reshape(()))
 
 
@@ -52,18 +53,19 @@ class TensorBoardLogger:
     max_queue: events buffered before a write is forced.
   """
 
-  def __init__(self, logdir: Union[str, os.PathLike[str]], *,
-               flush_secs: int = 30, max_queue: int = 1000):
+  def __init__(
+    self, logdir: Union[str, os.PathLike[str]], *, flush_secs: int = 30, max_queue: int = 1000
+  ):
     try:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     except ImportError as e:
       raise ImportError(
-          'TensorBoard logging needs tensorboardX: pip install tensorboardX'
-          ' (or install the train extra).') from e
+        'TensorBoard logging needs tensorboardX: pip install tensorboardX'
+        ' (or install the train extra).'
+      ) from e
     self.logdir = os.fspath(logdir)
     os.makedirs(self.logdir, exist_ok=True)
-    self._writer = SummaryWriter(logdir=self.logdir, flush_secs=flush_secs,
-                                 max_queue=max_queue)
+    self._writer = SummaryWriter(logdir=self.logdir, flush_secs=flush_secs, max_queue=max_queue)
     self._closed = False
 
   def scalars(self, step: int, values: Mapping[str, Any]) -> None:
@@ -127,16 +129,16 @@ class NullLogger:
 
 
 def make_logger(
-    logdir: Optional[Union[str, os.PathLike[str]]], **kwargs
+  logdir: Optional[Union[str, os.PathLike[str]]], **kwargs
 ) -> Union[TensorBoardLogger, NullLogger]:
   """A `TensorBoardLogger` writing to ``logdir``, or a `NullLogger` if it is None."""
   return NullLogger() if logdir is None else TensorBoardLogger(logdir, **kwargs)
 
 
 def trial_scalars(
-    values: Mapping[str, Any],
-    prefix: str = '',
-    reductions: tuple[str, ...] = ('mean',),
+  values: Mapping[str, Any],
+  prefix: str = '',
+  reductions: tuple[str, ...] = ('mean',),
 ) -> dict[str, float]:
   """Scalar tags from per-trial values (host side).
 
@@ -148,8 +150,7 @@ def trial_scalars(
   >>> trial_scalars({'test_accuracy': [0.5, 1.0], 'lr': 0.1}, prefix='sgd')
   {'sgd/test_accuracy/trial_mean': 0.75, 'sgd/lr': 0.1}
   """
-  functions = {'mean': np.mean, 'std': np.std, 'min': np.min, 'max': np.max,
-               'median': np.median}
+  functions = {'mean': np.mean, 'std': np.std, 'min': np.min, 'max': np.max, 'median': np.median}
   unknown = set(reductions) - set(functions)
   if unknown:
     raise ValueError(f'unknown reductions {sorted(unknown)}; use {sorted(functions)}')
@@ -163,6 +164,5 @@ def trial_scalars(
       for r in reductions:
         out[f'{head}{name}/trial_{r}'] = float(functions[r](array))
     else:
-      raise ValueError(f'{name!r}: expected a scalar or a (trials,) array,'
-                       f' got shape {array.shape}')
+      raise ValueError(f'{name!r}: expected a scalar or a (trials,) array, got shape {array.shape}')
   return out

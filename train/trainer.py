@@ -53,8 +53,7 @@ OptimizerFactory = Callable[[jax.Array], optax.GradientTransformation]
 _DIAGNOSTIC_BATCH = 256
 
 
-def updates_per_epoch(n_train: int, batch_size: int,
-                      grad_fn_steps: int = 0) -> int:
+def updates_per_epoch(n_train: int, batch_size: int, grad_fn_steps: int = 0) -> int:
   """Optimizer updates in one epoch: each uses 1 + grad_fn_steps minibatches.
 
   Also what an optimizer's schedule needs before the program exists.
@@ -75,12 +74,12 @@ class Carry:
   opt_state: Any  # optax state
 
 
-jax.tree_util.register_dataclass(
-    Carry, data_fields=['params', 'rest', 'opt_state'], meta_fields=[])
+jax.tree_util.register_dataclass(Carry, data_fields=['params', 'rest', 'opt_state'], meta_fields=[])
 
 
-def init_trial(model_factory: ModelFactory,
-               optimizer_factory: OptimizerFactory, seed: jax.Array) -> Carry:
+def init_trial(
+  model_factory: ModelFactory, optimizer_factory: OptimizerFactory, seed: jax.Array
+) -> Carry:
   """The initial carry of the trial with this seed (one trial, unstacked)."""
   key = jax.random.key(seed)
   k_params, k_dropout, k_opt = jax.random.split(jax.random.fold_in(key, 0), 3)
@@ -90,17 +89,16 @@ def init_trial(model_factory: ModelFactory,
   return Carry(params, rest, opt_state)
 
 
-def carry_shapes(model_factory: ModelFactory,
-                 optimizer_factory: OptimizerFactory,
-                 num_trials: int) -> Carry:
+def carry_shapes(
+  model_factory: ModelFactory, optimizer_factory: OptimizerFactory, num_trials: int
+) -> Carry:
   """Shapes and dtypes of the carry of ``num_trials`` stacked trials.
 
   Computed abstractly (no data, no device memory): what a checkpoint is
   checked against before anything is restored.
   """
   init = functools.partial(init_trial, model_factory, optimizer_factory)
-  return jax.eval_shape(jax.vmap(init),
-                        jax.ShapeDtypeStruct((num_trials,), jnp.uint32))
+  return jax.eval_shape(jax.vmap(init), jax.ShapeDtypeStruct((num_trials,), jnp.uint32))
 
 
 def _global_array(x: np.ndarray, sharding: jax.sharding.Sharding) -> jax.Array:
@@ -150,45 +148,44 @@ class TrialsProgram:
   """
 
   def __init__(
-      self,
-      model_factory: ModelFactory,
-      optimizer_factory: OptimizerFactory,
-      data: data_lib.Dataset,
-      seeds: Sequence[int],
-      *,
-      batch_size: int = 128,
-      eval_batch_size: int = 1000,
-      devices: Sequence[jax.Device] | None = None,
-      augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
-      grad_fn_steps: int = 0,
+    self,
+    model_factory: ModelFactory,
+    optimizer_factory: OptimizerFactory,
+    data: data_lib.Dataset,
+    seeds: Sequence[int],
+    *,
+    batch_size: int = 128,
+    eval_batch_size: int = 1000,
+    devices: Sequence[jax.Device] | None = None,
+    augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+    grad_fn_steps: int = 0,
   ):
     n_train = len(data.train_labels)
     n_test = len(data.test_labels)
     if not 0 < batch_size <= n_train:
       raise ValueError(
-          f'batch_size must be in [1, {n_train}] (the training set size), got'
-          f' {batch_size}.')
+        f'batch_size must be in [1, {n_train}] (the training set size), got {batch_size}.'
+      )
     eval_batch_size = min(eval_batch_size, n_test)
     if n_test % eval_batch_size:
-      raise ValueError(
-          f'eval_batch_size={eval_batch_size} must divide the test set size'
-          f' {n_test}.')
+      raise ValueError(f'eval_batch_size={eval_batch_size} must divide the test set size {n_test}.')
     self.seeds = np.asarray(seeds, np.uint32)
     self.num_trials = len(self.seeds)
     devices = list(devices if devices is not None else jax.devices())
-    if (self.num_trials < len(devices)
-        and all(d.process_index == jax.process_index() for d in devices)):
-      devices = devices[:self.num_trials]
+    if self.num_trials < len(devices) and all(
+      d.process_index == jax.process_index() for d in devices
+    ):
+      devices = devices[: self.num_trials]
     # The trial axis of the carry: N rounded up to a multiple of the devices.
     self.num_padded = -(-self.num_trials // len(devices)) * len(devices)
     self.steps_per_epoch = n_train // batch_size
     self._grad_fn_steps = grad_fn_steps
-    self.updates_per_epoch = updates_per_epoch(n_train, batch_size,
-                                               grad_fn_steps)
+    self.updates_per_epoch = updates_per_epoch(n_train, batch_size, grad_fn_steps)
     if self.updates_per_epoch < 1:
       raise ValueError(
-          f'{n_train} training images give no update of {1 + grad_fn_steps}'
-          f' batches of {batch_size}; use more data or a smaller batch.')
+        f'{n_train} training images give no update of {1 + grad_fn_steps}'
+        f' batches of {batch_size}; use more data or a smaller batch.'
+      )
     self.batch_size = batch_size
     self._model_factory = model_factory
     self._optimizer_factory = optimizer_factory
@@ -198,15 +195,16 @@ class TrialsProgram:
     mesh = Mesh(np.array(devices), ('trials',))
     self._trial_sharding = NamedSharding(mesh, P('trials'))
     self._replicated = NamedSharding(mesh, P())
-    padded_seeds = np.concatenate([self.seeds, np.repeat(
-        self.seeds[-1:], self.num_padded - self.num_trials)])
+    padded_seeds = np.concatenate(
+      [self.seeds, np.repeat(self.seeds[-1:], self.num_padded - self.num_trials)]
+    )
     self._device_seeds = _global_array(padded_seeds, self._trial_sharding)
     put = lambda x: _global_array(x, self._replicated)
-    self._train_x, self._train_y = put(data.train_images), put(
-        data.train_labels)
+    self._train_x, self._train_y = put(data.train_images), put(data.train_labels)
     n_eval = n_test // eval_batch_size
-    self._test_x = put(data.test_images.reshape(
-        n_eval, eval_batch_size, *data.test_images.shape[1:]))
+    self._test_x = put(
+      data.test_images.reshape(n_eval, eval_batch_size, *data.test_images.shape[1:])
+    )
     self._test_y = put(data.test_labels.reshape(n_eval, eval_batch_size))
     self._mean = jnp.asarray(data.mean)
     self._std = jnp.asarray(data.std)
@@ -221,13 +219,13 @@ class TrialsProgram:
     # The update never reads the construction key (only init does).
     self._tx = optimizer_factory(jax.random.key(0))
 
-    self._init = jax.jit(jax.vmap(self._init_trial),
-                         out_shardings=self._trial_sharding)
+    self._init = jax.jit(jax.vmap(self._init_trial), out_shardings=self._trial_sharding)
     # Losses and accuracies replicated: every process reads all of them.
     self._epoch = jax.jit(
-        jax.vmap(self._epoch_trial, in_axes=(0, 0, None)),
-        out_shardings=(self._trial_sharding, self._replicated,
-                       self._replicated), donate_argnums=(0,))
+      jax.vmap(self._epoch_trial, in_axes=(0, 0, None)),
+      out_shardings=(self._trial_sharding, self._replicated, self._replicated),
+      donate_argnums=(0,),
+    )
 
   # -- per trial (vmapped) ----------------------------------------------------
 
@@ -247,8 +245,7 @@ class TrialsProgram:
     model = nnx.merge(self._graph_train, params, rest, copy=True)
     # The loss in float32 also when the model computes in bfloat16.
     logits = model(images).astype(jnp.float32)
-    loss = optax.softmax_cross_entropy_with_integer_labels(
-        logits, labels).mean()
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     return loss, nnx.split(model, nnx.Param, ...)[2]
 
   def _train_step(self, carry: Carry, batch_idx, augment_key):
@@ -262,16 +259,17 @@ class TrialsProgram:
     keys = jax.random.split(augment_key, batch_idx.shape[0])
     images, labels = self._batch(batch_idx[0], keys[0])
     (loss, rest), grads = jax.value_and_grad(self._loss_fn, has_aux=True)(
-        carry.params, carry.rest, images, labels)
+      carry.params, carry.rest, images, labels
+    )
     extra = {}
     if self._grad_fn_steps:
+
       def grad_fn(params, k):
         images, labels = self._batch(batch_idx[k + 1], keys[k + 1])
-        return jax.grad(self._loss_fn, has_aux=True)(
-            params, carry.rest, images, labels)[0]
+        return jax.grad(self._loss_fn, has_aux=True)(params, carry.rest, images, labels)[0]
+
       extra['grad_fn'] = grad_fn
-    updates, opt_state = self._tx.update(grads, carry.opt_state, carry.params,
-                                         **extra)
+    updates, opt_state = self._tx.update(grads, carry.opt_state, carry.params, **extra)
     params = optax.apply_updates(carry.params, updates)
     return Carry(params, rest, opt_state), loss
 
@@ -286,20 +284,18 @@ class TrialsProgram:
     return correct / self._test_y.size
 
   def _epoch_trial(self, carry: Carry, seed, epoch):
-    order_key = jax.random.fold_in(
-        jax.random.fold_in(jax.random.key(seed), 1), epoch)
+    order_key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 1), epoch)
     per_update = 1 + self._grad_fn_steps
     n_used = self.updates_per_epoch * per_update * self.batch_size
     perm = jax.random.permutation(order_key, self._train_y.shape[0])
-    batches = perm[:n_used].reshape(self.updates_per_epoch, per_update,
-                                    self.batch_size)
+    batches = perm[:n_used].reshape(self.updates_per_epoch, per_update, self.batch_size)
     # The trial's own augmentation stream: one key per (epoch, update).
-    augment_keys = jax.random.split(jax.random.fold_in(
-        jax.random.fold_in(jax.random.key(seed), 2), epoch),
-                                    self.updates_per_epoch)
+    augment_keys = jax.random.split(
+      jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), epoch), self.updates_per_epoch
+    )
     carry, losses = jax.lax.scan(
-        lambda c, xs: self._train_step(c, *xs), carry,
-        (batches, augment_keys))
+      lambda c, xs: self._train_step(c, *xs), carry, (batches, augment_keys)
+    )
     return carry, jnp.mean(losses), self._evaluate(carry)
 
   # -- public -------------------------------------------------------------------
@@ -322,8 +318,7 @@ class TrialsProgram:
       test accuracy after the epoch per trial (N,) float32, a fraction); the
       two as numpy arrays on the host, of the N trials only.
     """
-    carry, loss, accuracy = self._epoch(carry, self._device_seeds,
-                                        jnp.int32(epoch))
+    carry, loss, accuracy = self._epoch(carry, self._device_seeds, jnp.int32(epoch))
     n = self.num_trials
     return carry, np.asarray(loss)[:n], np.asarray(accuracy)[:n]
 
@@ -337,11 +332,13 @@ class TrialsProgram:
       :attr:`num_padded` trials of the carry.
     """
     if self._gradients is None:
+
       def one(carry):
         images = self._normalize(self._train_x[:_DIAGNOSTIC_BATCH])
         return jax.grad(self._loss_fn, has_aux=True)(
-            carry.params, carry.rest, images,
-            self._train_y[:_DIAGNOSTIC_BATCH])[0]
+          carry.params, carry.rest, images, self._train_y[:_DIAGNOSTIC_BATCH]
+        )[0]
+
       self._gradients = jax.jit(jax.vmap(one))
     return self._gradients(carry)
 
@@ -351,12 +348,13 @@ class TrialsProgram:
     Every process gets every trial (``process_allgather``); the padding
     trials are dropped.
     """
-    return jax.tree.map(lambda x: x[:self.num_trials],
-                        multihost_utils.process_allgather(tree, tiled=True))
+    return jax.tree.map(
+      lambda x: x[: self.num_trials], multihost_utils.process_allgather(tree, tiled=True)
+    )
 
   def abstract_carry(self) -> Carry:
     """Shapes, dtypes and shardings of :meth:`init`'s result (for restore)."""
     return jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                       sharding=self._trial_sharding),
-        jax.eval_shape(self.init))
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self._trial_sharding),
+      jax.eval_shape(self.init),
+    )

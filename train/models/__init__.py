@@ -104,23 +104,23 @@ from train.models.resnet import ResNet18, ResNet50
 from train.models.vgg import VGG9
 
 __all__ = [
-    'NN2',
-    'NN3',
-    'LeNet4',
-    'VGG9',
-    'ResNet18',
-    'ResNet50',
-    'GoogLeNet',
-    'DenseNet121',
-    'ModelSpec',
-    'REGISTRY',
-    'MODELS',
-    'INPUT_SHAPES',
-    'get_model',
-    'input_shape',
-    'depth',
-    'BN_MOMENTUM',
-    'BN_EPSILON',
+  'NN2',
+  'NN3',
+  'LeNet4',
+  'VGG9',
+  'ResNet18',
+  'ResNet50',
+  'GoogLeNet',
+  'DenseNet121',
+  'ModelSpec',
+  'REGISTRY',
+  'MODELS',
+  'INPUT_SHAPES',
+  'get_model',
+  'input_shape',
+  'depth',
+  'BN_MOMENTUM',
+  'BN_EPSILON',
 ]
 
 
@@ -152,33 +152,29 @@ _CIFAR_SHAPE = (32, 32, 3)
 
 #: Registry name (lower case) -> :class:`ModelSpec`.
 REGISTRY: dict[str, ModelSpec] = {
-    'nn2': ModelSpec(NN2, _MNIST_SHAPE, 'shallow'),
-    'nn3': ModelSpec(NN3, _MNIST_SHAPE, 'shallow'),
-    'lenet4': ModelSpec(LeNet4, _MNIST_SHAPE, 'shallow'),
-    'vgg9': ModelSpec(VGG9, _MNIST_SHAPE, 'shallow'),
-    'resnet18': ModelSpec(ResNet18, _CIFAR_SHAPE, 'deep'),
-    'resnet50': ModelSpec(ResNet50, _CIFAR_SHAPE, 'deep'),
-    'googlenet': ModelSpec(GoogLeNet, _CIFAR_SHAPE, 'deep'),
-    'densenet121': ModelSpec(DenseNet121, _CIFAR_SHAPE, 'deep'),
+  'nn2': ModelSpec(NN2, _MNIST_SHAPE, 'shallow'),
+  'nn3': ModelSpec(NN3, _MNIST_SHAPE, 'shallow'),
+  'lenet4': ModelSpec(LeNet4, _MNIST_SHAPE, 'shallow'),
+  'vgg9': ModelSpec(VGG9, _MNIST_SHAPE, 'shallow'),
+  'resnet18': ModelSpec(ResNet18, _CIFAR_SHAPE, 'deep'),
+  'resnet50': ModelSpec(ResNet50, _CIFAR_SHAPE, 'deep'),
+  'googlenet': ModelSpec(GoogLeNet, _CIFAR_SHAPE, 'deep'),
+  'densenet121': ModelSpec(DenseNet121, _CIFAR_SHAPE, 'deep'),
 }
 
 #: Registry name -> model class.
-MODELS: dict[str, type[nnx.Module]] = {
-    name: spec.constructor for name, spec in REGISTRY.items()
-}
+MODELS: dict[str, type[nnx.Module]] = {name: spec.constructor for name, spec in REGISTRY.items()}
 
 #: Expected per-example input shape ``(H, W, C)`` for each registry name.
 INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
-    name: spec.input_shape for name, spec in REGISTRY.items()
+  name: spec.input_shape for name, spec in REGISTRY.items()
 }
 
 
 def _check_name(name: str) -> str:
   key = name.lower()
   if key not in MODELS:
-    raise ValueError(
-        f'Unknown model {name!r}; known models: {", ".join(sorted(MODELS))}'
-    )
+    raise ValueError(f'Unknown model {name!r}; known models: {", ".join(sorted(MODELS))}')
   return key
 
 
@@ -202,12 +198,12 @@ def depth(name: str) -> str:
 
 
 def get_model(
-    name: str,
-    *,
-    rngs: nnx.Rngs,
-    num_classes: int = 10,
-    dtype: jax.typing.DTypeLike | None = None,
-    **options,
+  name: str,
+  *,
+  rngs: nnx.Rngs,
+  num_classes: int = 10,
+  dtype: jax.typing.DTypeLike | None = None,
+  **options,
 ) -> nnx.Module:
   """Builds the registered model ``name`` (case-insensitive).
 

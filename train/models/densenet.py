@@ -77,13 +77,13 @@ class DenseNet121(nnx.Module):
   """
 
   def __init__(
-      self,
-      num_classes: int = 10,
-      *,
-      rngs: nnx.Rngs,
-      growth_rate: int = 32,
-      block_sizes: tuple[int, ...] = (6, 12, 24, 16),
-      reduction: float = 0.5,
+    self,
+    num_classes: int = 10,
+    *,
+    rngs: nnx.Rngs,
+    growth_rate: int = 32,
+    block_sizes: tuple[int, ...] = (6, 12, 24, 16),
+    reduction: float = 0.5,
   ):
     num_planes = 2 * growth_rate
     self.conv1 = conv(3, num_planes, 3, use_bias=False, rngs=rngs)

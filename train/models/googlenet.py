@@ -30,16 +30,16 @@ class Inception(nnx.Module):
   """
 
   def __init__(
-      self,
-      in_planes: int,
-      n1x1: int,
-      n3x3red: int,
-      n3x3: int,
-      n5x5red: int,
-      n5x5: int,
-      pool_planes: int,
-      *,
-      rngs: nnx.Rngs,
+    self,
+    in_planes: int,
+    n1x1: int,
+    n3x3red: int,
+    n3x3: int,
+    n5x5red: int,
+    n5x5: int,
+    pool_planes: int,
+    *,
+    rngs: nnx.Rngs,
   ):
     self.b1 = ConvBNReLU(in_planes, n1x1, 1, rngs=rngs)
     self.b2_reduce = ConvBNReLU(in_planes, n3x3red, 1, rngs=rngs)
@@ -70,15 +70,15 @@ class GoogLeNet(nnx.Module):
   """
 
   _CFG = (  # (name, in, 1x1, 3x3red, 3x3, 5x5red, 5x5, pool_proj)
-      ('a3', 192, 64, 96, 128, 16, 32, 32),
-      ('b3', 256, 128, 128, 192, 32, 96, 64),
-      ('a4', 480, 192, 96, 208, 16, 48, 64),
-      ('b4', 512, 160, 112, 224, 24, 64, 64),
-      ('c4', 512, 128, 128, 256, 24, 64, 64),
-      ('d4', 512, 112, 144, 288, 32, 64, 64),
-      ('e4', 528, 256, 160, 320, 32, 128, 128),
-      ('a5', 832, 256, 160, 320, 32, 128, 128),
-      ('b5', 832, 384, 192, 384, 48, 128, 128),
+    ('a3', 192, 64, 96, 128, 16, 32, 32),
+    ('b3', 256, 128, 128, 192, 32, 96, 64),
+    ('a4', 480, 192, 96, 208, 16, 48, 64),
+    ('b4', 512, 160, 112, 224, 24, 64, 64),
+    ('c4', 512, 128, 128, 256, 24, 64, 64),
+    ('d4', 512, 112, 144, 288, 32, 64, 64),
+    ('e4', 528, 256, 160, 320, 32, 128, 128),
+    ('a5', 832, 256, 160, 320, 32, 128, 128),
+    ('b5', 832, 384, 192, 384, 48, 128, 128),
   )
 
   def __init__(self, num_classes: int = 10, *, rngs: nnx.Rngs):

@@ -15,15 +15,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 __all__ = [
-    'BN_MOMENTUM',
-    'BN_EPSILON',
-    'batch_norm',
-    'conv',
-    'ConvBNReLU',
-    'global_avg_pool',
-    'flatten',
-    'maybe_dropout',
-    'apply_dropout',
+  'BN_MOMENTUM',
+  'BN_EPSILON',
+  'batch_norm',
+  'conv',
+  'ConvBNReLU',
+  'global_avg_pool',
+  'flatten',
+  'maybe_dropout',
+  'apply_dropout',
 ]
 
 # PyTorch BatchNorm2d defaults (momentum 0.1 on the new batch == 0.9 on the
@@ -34,29 +34,27 @@ BN_EPSILON = 1e-5
 
 def batch_norm(num_features: int, *, rngs: nnx.Rngs) -> nnx.BatchNorm:
   """``nnx.BatchNorm`` over the channel (last) axis with PyTorch's defaults."""
-  return nnx.BatchNorm(
-      num_features, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, rngs=rngs
-  )
+  return nnx.BatchNorm(num_features, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, rngs=rngs)
 
 
 def conv(
-    cin: int,
-    cout: int,
-    kernel: int,
-    *,
-    stride: int = 1,
-    use_bias: bool,
-    rngs: nnx.Rngs,
+  cin: int,
+  cout: int,
+  kernel: int,
+  *,
+  stride: int = 1,
+  use_bias: bool,
+  rngs: nnx.Rngs,
 ) -> nnx.Conv:
   """A square conv with PyTorch's symmetric ``padding=kernel//2``."""
   return nnx.Conv(
-      cin,
-      cout,
-      kernel_size=(kernel, kernel),
-      strides=(stride, stride),
-      padding=kernel // 2,
-      use_bias=use_bias,
-      rngs=rngs,
+    cin,
+    cout,
+    kernel_size=(kernel, kernel),
+    strides=(stride, stride),
+    padding=kernel // 2,
+    use_bias=use_bias,
+    rngs=rngs,
   )
 
 
@@ -66,8 +64,7 @@ class ConvBNReLU(nnx.Module):
   With a bias by default, as in kuangliu's GoogLeNet; VGG-9 uses none.
   """
 
-  def __init__(self, cin: int, cout: int, kernel: int, *,
-               use_bias: bool = True, rngs: nnx.Rngs):
+  def __init__(self, cin: int, cout: int, kernel: int, *, use_bias: bool = True, rngs: nnx.Rngs):
     self.conv = conv(cin, cout, kernel, use_bias=use_bias, rngs=rngs)
     self.bn = batch_norm(cout, rngs=rngs)
 

@@ -41,11 +41,11 @@ class LeNet4(nnx.Module):
   """
 
   def __init__(
-      self,
-      num_classes: int = 10,
-      *,
-      rngs: nnx.Rngs,
-      dropout_rate: float = 0.0,
+    self,
+    num_classes: int = 10,
+    *,
+    rngs: nnx.Rngs,
+    dropout_rate: float = 0.0,
   ):
     self.conv1 = nnx.Conv(1, 20, kernel_size=(5, 5), padding='VALID', rngs=rngs)
     self.conv2 = nnx.Conv(20, 50, kernel_size=(5, 5), padding='VALID', rngs=rngs)

@@ -29,15 +29,15 @@ class _MLP(nnx.Module):
   in_features: int = 28 * 28
 
   def __init__(
-      self,
-      num_classes: int = 10,
-      *,
-      rngs: nnx.Rngs,
-      dropout_rate: float = 0.0,
+    self,
+    num_classes: int = 10,
+    *,
+    rngs: nnx.Rngs,
+    dropout_rate: float = 0.0,
   ):
     widths = (self.in_features, *self.hidden)
     self.hidden_layers = nnx.List(
-        [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])]
+      [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])]
     )
     self.dropout = maybe_dropout(dropout_rate, rngs)
     self.head = nnx.Linear(widths[-1], num_classes, rngs=rngs)

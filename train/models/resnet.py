@@ -28,13 +28,9 @@ class _ResidualBlock(nnx.Module):
 
   expansion: int = 1
 
-  def _init_shortcut(
-      self, in_planes: int, out_planes: int, stride: int, rngs: nnx.Rngs
-  ) -> None:
+  def _init_shortcut(self, in_planes: int, out_planes: int, stride: int, rngs: nnx.Rngs) -> None:
     if stride != 1 or in_planes != out_planes:
-      self.shortcut_conv = conv(
-          in_planes, out_planes, 1, stride=stride, use_bias=False, rngs=rngs
-      )
+      self.shortcut_conv = conv(in_planes, out_planes, 1, stride=stride, use_bias=False, rngs=rngs)
       self.shortcut_bn = batch_norm(out_planes, rngs=rngs)
     else:
       self.shortcut_conv = None
@@ -110,13 +106,9 @@ class _ResNet(nnx.Module):
     self.bn1 = batch_norm(64, rngs=rngs)
     blocks = []
     in_planes = 64
-    for planes, n, stage_stride in zip(
-        (64, 128, 256, 512), self.num_blocks, (1, 2, 2, 2)
-    ):
+    for planes, n, stage_stride in zip((64, 128, 256, 512), self.num_blocks, (1, 2, 2, 2)):
       for i in range(n):
-        blocks.append(
-            self.block(in_planes, planes, stage_stride if i == 0 else 1, rngs=rngs)
-        )
+        blocks.append(self.block(in_planes, planes, stage_stride if i == 0 else 1, rngs=rngs))
         in_planes = planes * self.block.expansion
     self.blocks = nnx.List(blocks)
     self.linear = nnx.Linear(in_planes, num_classes, rngs=rngs)

@@ -56,11 +56,11 @@ class VGG9(nnx.Module):
   widths: Sequence[tuple[int, int]] = ((64, 64), (128, 128), (256, 256))
 
   def __init__(
-      self,
-      num_classes: int = 10,
-      *,
-      rngs: nnx.Rngs,
-      dropout_rate: float = 0.0,
+    self,
+    num_classes: int = 10,
+    *,
+    rngs: nnx.Rngs,
+    dropout_rate: float = 0.0,
   ):
     convs = []
     cin = 1
