@@ -78,7 +78,7 @@ def _sgd_schedule(spec, total_steps):
 
 
 def _adaptive_lr(spec, depth):
-  return spec.learning_rate if spec.learning_rate is not None else (ADAPTIVE_LR[depth])
+  return spec.learning_rate if spec.learning_rate is not None else ADAPTIVE_LR[depth]
 
 
 def _sgd(spec, lr, *, depth, key):
