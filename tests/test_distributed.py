@@ -104,6 +104,7 @@ def _runs(workdir):
   return json.loads((workdir / 'results.json').read_text())['runs']
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_and_resume_after_a_kill(tmp_path, start):
   one = start(_command(tmp_path / 'one'), _env(2))
   two = _start_two(start, tmp_path / 'two')

@@ -44,6 +44,7 @@ def _loss_and_logits(model, x):
   return params, rest, f
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['nn2', 'vgg9'])  # vgg9: with BatchNorm
 def test_bf16_model_computes_in_bf16_with_float32_parameters(name):
   x = jax.random.normal(jax.random.key(1), (4, 28, 28, 1))
@@ -62,6 +63,7 @@ def test_bf16_model_computes_in_bf16_with_float32_parameters(name):
   np.testing.assert_allclose(np.asarray(logits, np.float32), f32(params32)[1], rtol=0.05, atol=0.05)
 
 
+@pytest.mark.slow
 def test_bf16_training_keeps_float32_state_and_reduces_the_loss():
   # Two classes told apart by the mean brightness of the image.
   rng = np.random.default_rng(0)

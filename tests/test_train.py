@@ -130,6 +130,7 @@ def test_resume_is_bit_identical(tmp_path):
   assert again['runs'] == resumed['runs']
 
 
+@pytest.mark.slow
 def test_checkpoint_every_saves_those_epochs_and_the_last(tmp_path, monkeypatch):
   saved = []
   original = checkpoints.RunCheckpoints.save
@@ -533,6 +534,7 @@ _PADDED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_trials_padded_to_the_device_count_match_unpadded(tmp_path):
   # 3 trials on 2 devices run as 4 (the 4th a padding trial) on both, not as
   # 3 on the first device.
