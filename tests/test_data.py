@@ -838,6 +838,15 @@ def test_dataset_normalization_subset_and_synthetic():
   np.testing.assert_array_equal(sub.mean, pixels.mean(0).astype(np.float32))
 
 
+def test_constant_channel_is_refused():
+  ds = data.Dataset.synthetic(30, 10, (4, 4, 3), seed=0)
+  images = np.array(ds.train_images)
+  images[..., 1] = 7  # channel 1 constant: std 0
+  flat = dataclasses.replace(ds, train_images=images)
+  with pytest.raises(ValueError, match=r'constant channels \[1\] \(std 0\)'):
+    flat.std
+
+
 def test_importing_defines_no_flags():
   # The flags are the command line's: a program importing train.data keeps its own.
   from absl import flags  # pylint: disable=g-import-not-at-top

@@ -117,7 +117,8 @@ class Dataset:
   The arrays are read-only, so one loaded copy can be shared safely.
   :func:`load` returns one; :meth:`subset` and :meth:`synthetic` make
   others. ``mean`` and ``std``, the normalisation the trainer applies, are
-  computed from the training images when first asked for.
+  computed from the training images when first asked for (ValueError if a
+  channel is constant: its std would be 0).
 
   Attributes:
     name: One of :data:`DATASETS` for what :func:`load` returns;
@@ -156,8 +157,16 @@ class Dataset:
 
   @functools.cached_property
   def _normalization(self) -> tuple[np.ndarray, np.ndarray]:
+    channels = self.train_images.reshape(-1, self.train_images.shape[-1])
+    constant = np.flatnonzero(channels.min(0) == channels.max(0))
+    if constant.size:
+      # Normalising by a zero std would feed the model inf/NaN inputs.
+      raise ValueError(
+        f'{self.name}: training images have constant channels {constant.tolist()}'
+        ' (std 0), which cannot be normalised; check that the images were read correctly'
+      )
     # In float64, rounded to float32 at the end.
-    pixels = self.train_images.reshape(-1, self.train_images.shape[-1]) / 255.0
+    pixels = channels / 255.0
     mean, std = pixels.mean(0).astype(np.float32), pixels.std(0).astype(np.float32)
     mean.flags.writeable = False
     std.flags.writeable = False
