@@ -121,6 +121,32 @@ def test_trim_mean_of_four_trims_nothing():
   assert stats.trim_mean(ten, 0.1) == pytest.approx(np.mean(sorted(ten)[1:-1]))
 
 
+def test_plain_adadecay_is_the_alpha_4_column(tmp_path):
+  # Table I's α = 4 column is the plain adadecay run (α at its default); a
+  # plain optimizer without an α series (randomized here) adds no series.
+  runs = {
+    'sgd': _run(_acc()),
+    'adadecay(alpha=-1)': _run(_acc(0.001)),  # ave 91.6
+    'adadecay': _run(_acc(0.006)),  # ave 92.1
+    'randomized': _run(_acc(0.002)),
+  }
+  res = results.load_results(_write(tmp_path, runs, 'table1_alpha'))
+  rows = _table_rows(report.sweep_table(res, 'alpha'))
+  assert rows[''] == ['α=-1', 'α=4']
+  assert rows['ave'] == ['91.60', '92.10']
+  assert rows['Δ vs sgd'] == ['+0.10 [+0.10, +0.10]', '+0.60 [+0.60, +0.60]']
+  ax = report.plot_sweep(res, 'alpha', Figure().subplots())
+  lines = {c.get_label(): c.lines[0] for c in ax.containers}
+  assert list(lines) == ['adadecay']
+  np.testing.assert_allclose(lines['adadecay'].get_xdata().astype(float), [-1.0, 4.0])
+  np.testing.assert_allclose(lines['adadecay'].get_ydata().astype(float), [91.6, 92.1])
+
+  # An explicit α = 4 run keeps the column; the plain run does not replace it.
+  runs['adadecay(alpha=4)'] = _run(_acc(0.003))  # ave 91.8
+  res = results.load_results(_write(tmp_path / 'b', runs, 'table1_alpha'))
+  assert _table_rows(report.sweep_table(res, 'alpha'))['ave'] == ['91.60', '91.80']
+
+
 def test_alpha_sweep_table_in_order(alpha_sweep):
   res = results.load_results(alpha_sweep)
   assert report.swept_keys(res) == ['alpha']

@@ -140,18 +140,30 @@ def _series_name(name: str, variant: Mapping[str, Any], key: str) -> str:
 
 
 def _sweep_series(results: Mapping[str, Any], key: str, group: Any) -> dict[str, dict[Any, str]]:
-  """Series name -> {value of ``key``: run label} for one group."""
+  """Series name -> {value of ``key``: run label} for one group.
+
+  For ``key='alpha'``, a run that leaves α at its default (plain
+  ``adadecay``: α = 4, Table I's α = 4 column) joins the series of runs of
+  that optimizer that set α, unless one of them sets α to the default.
+  """
   series: dict[str, dict[Any, str]] = {}
+  implicit = []
   for label, run in results['runs'].items():
     if run.get('group') != group:
       continue
     name, variant = run_variant(run)
     if key not in variant:
+      if key == 'alpha' and name in _ALPHA_DEFAULTS:
+        implicit.append((label, _series_name(name, variant, key)))
       continue
     s = _series_name(name, variant, key)
     if variant[key] in series.get(s, {}):
       s = label  # two runs with the same variant: keep both, by label
     series.setdefault(s, {})[variant[key]] = label
+  for label, s in implicit:
+    name = run_variant(results['runs'][label])[0]
+    if s in series and _ALPHA_DEFAULTS[name] not in series[s]:
+      series[s][_ALPHA_DEFAULTS[name]] = label
   return series
 
 
@@ -272,7 +284,9 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
   if not blocks:
     raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
   legend = (
-    f'Columns: {key}; runs without it are left out. Δ vs {baseline}: paired mean '
+    f'Columns: {key}; runs without it are left out'
+    + (' (a run at the default α is its α = 4 column)' if key == 'alpha' else '')
+    + f'. Δ vs {baseline}: paired mean '
     f'difference (same seeds) in percentage points with its '
     f'{100 * st.get("confidence", 0.95):g}% bootstrap interval, against the '
     f'{baseline} run with the same variant when there is one, else against the '
