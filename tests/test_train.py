@@ -21,16 +21,22 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.stem for p in (REPO / 'configs').glob('*.py') if p.stem != '__init__')
 
 
-def _zeros(n_train: int, n_test: int) -> data_lib.Dataset:
-  """All-black NN-2-sized images, all of class 0."""
+def _placeholder(n_train: int, n_test: int) -> data_lib.Dataset:
+  """NN-2-sized images, all of class 0: black but for one white training image.
+
+  The white image keeps the channel's std above zero: `Dataset` refuses constant
+  channels, which it cannot normalise.
+  """
+  train_images = np.zeros((n_train, 28, 28, 1), np.uint8)
+  train_images[0] = 255
   return data_lib.Dataset(
-    name='zeros',
-    train_images=np.zeros((n_train, 28, 28, 1), np.uint8),
+    name='placeholder',
+    train_images=train_images,
     train_labels=np.zeros(n_train, np.int32),
     test_images=np.zeros((n_test, 28, 28, 1), np.uint8),
     test_labels=np.zeros(n_test, np.int32),
     num_classes=10,
-    source='zeros',
+    source='placeholder',
   )
 
 
@@ -176,7 +182,7 @@ def test_entropy_sgd_and_accelerated_sgd_train_by_name(tmp_path):
     lambda key: optimizers.build(
       optimizers.parse('entropy_sgd'), total_steps=10, depth='shallow', key=key
     ),
-    _zeros(3840, 100),
+    _placeholder(3840, 100),
     [0],
     eval_batch_size=100,
     grad_fn_steps=optimizers.grad_fn_steps(optimizers.parse('entropy_sgd')),
@@ -454,7 +460,7 @@ def test_checkpoint_of_the_earlier_layout_restores(tmp_path):
     lambda key: optimizers.build(
       optimizers.parse('adadecay'), total_steps=10, depth='shallow', key=key
     ),
-    _zeros(128, 100),
+    _placeholder(128, 100),
     [3, 4],
     eval_batch_size=100,
   )
