@@ -117,6 +117,19 @@ def test_bad_shard(shard):
     experiment.validate(small_config(shard=shard))
 
 
+def test_cpu_description_names_model_and_vector_extensions(tmp_path, monkeypatch):
+  # /proc/cpuinfo repeats a block per core; the first block's fields count.
+  block = 'processor\t: {}\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse2 avx avx2 {}\n\n'
+  (tmp_path / 'avx512').write_text(block.format(0, 'avx512f avx512bw') + block.format(1, ''))
+  (tmp_path / 'avx2').write_text(block.format(0, ''))
+  (tmp_path / 'sse').write_text('processor\t: 0\nmodel name\t: Old CPU\nflags\t: fpu sse2\n')
+  assert experiment.cpu_description(tmp_path / 'avx512') == 'Test CPU 9000 (AVX-512, AVX2)'
+  assert experiment.cpu_description(tmp_path / 'avx2') == 'Test CPU 9000 (AVX2)'
+  assert experiment.cpu_description(tmp_path / 'sse') == 'Old CPU'
+  monkeypatch.setattr(experiment.platform, 'processor', lambda: 'arm')
+  assert experiment.cpu_description(tmp_path / 'missing') == 'arm'
+
+
 @pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
   config = small_config(optimizers=('sgd', 'randomized'), epochs=3, train_subset=1280)

@@ -237,6 +237,32 @@ def parse_shard(shard: str) -> tuple[int, int]:
   return i, n
 
 
+# Vector extensions worth naming (the /proc/cpuinfo flag, the name), widest first.
+_CPU_EXTENSIONS = (('amx_bf16', 'AMX-BF16'), ('avx512f', 'AVX-512'), ('avx2', 'AVX2'))
+
+
+def cpu_description(cpuinfo: str | os.PathLike[str] = '/proc/cpuinfo') -> str:
+  """The host CPU's model and vector extensions, e.g. ``'AMD EPYC 7B13 (AVX-512)'``.
+
+  XLA:CPU compiles for the instruction set it finds, so the same seeds round
+  float32 slightly differently on AVX-512 and AVX2 machines: a run records which
+  it had. Read from ``cpuinfo`` (Linux); elsewhere ``platform.processor()``.
+  """
+  try:
+    text = pathlib.Path(cpuinfo).read_text()
+  except OSError:
+    return platform.processor() or 'unknown CPU'
+  fields = {}
+  for line in text.splitlines():
+    key, sep, value = line.partition(':')
+    if sep:
+      fields.setdefault(key.strip(), value.strip())
+  model = fields.get('model name') or platform.processor() or 'unknown CPU'
+  flags = set(fields.get('flags', '').split())
+  extensions = [name for flag, name in _CPU_EXTENSIONS if flag in flags]
+  return f'{model} ({", ".join(extensions)})' if extensions else model
+
+
 def machine_description() -> str:
   device = jax.devices()[0]
   processes = f' in {jax.process_count()} processes' if jax.process_count() > 1 else ''
@@ -244,7 +270,7 @@ def machine_description() -> str:
   precision = jax.config.jax_default_matmul_precision or 'default'
   return (
     f'{jax.device_count()} x {device.device_kind} ({device.platform})'
-    f'{processes}, {os.cpu_count()} CPU cores, {platform.machine()},'
+    f'{processes}, {os.cpu_count()} CPU cores ({cpu_description()}), {platform.machine()},'
     f' jax {jax.__version__}, matmul precision {precision}'
   )
 
