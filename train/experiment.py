@@ -242,7 +242,7 @@ _CPU_EXTENSIONS = (('amx_bf16', 'AMX-BF16'), ('avx512f', 'AVX-512'), ('avx2', 'A
 
 
 def cpu_description(cpuinfo: str | os.PathLike[str] = '/proc/cpuinfo') -> str:
-  """The host CPU's model and vector extensions, e.g. ``'AMD EPYC 7B13 (AVX-512)'``.
+  """The host CPU's model and vector extensions, e.g. ``'AMD EPYC 7B13 (AVX-512, AVX2)'``.
 
   XLA:CPU compiles for the instruction set it finds, so the same seeds round
   float32 slightly differently on AVX-512 and AVX2 machines: a run records which
