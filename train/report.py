@@ -154,16 +154,15 @@ def _sweep_series(results: Mapping[str, Any], key: str, group: Any) -> dict[str,
     name, variant = run_variant(run)
     if key not in variant:
       if key == 'alpha' and name in _ALPHA_DEFAULTS:
-        implicit.append((label, _series_name(name, variant, key)))
+        implicit.append((label, _series_name(name, variant, key), _ALPHA_DEFAULTS[name]))
       continue
     s = _series_name(name, variant, key)
     if variant[key] in series.get(s, {}):
       s = label  # two runs with the same variant: keep both, by label
     series.setdefault(s, {})[variant[key]] = label
-  for label, s in implicit:
-    name = run_variant(results['runs'][label])[0]
-    if s in series and _ALPHA_DEFAULTS[name] not in series[s]:
-      series[s][_ALPHA_DEFAULTS[name]] = label
+  for label, s, default in implicit:
+    if s in series and default not in series[s]:
+      series[s][default] = label
   return series
 
 
@@ -285,7 +284,11 @@ def sweep_table(results: Mapping[str, Any], key: str) -> str:
     raise ValueError(f'no run has variant key {key!r}; swept keys: {swept_keys(results)}')
   legend = (
     f'Columns: {key}; runs without it are left out'
-    + (' (a run at the default α is its α = 4 column)' if key == 'alpha' else '')
+    + (
+      f' (a run at the default α is its α = {paper.DEFAULT_ALPHA:g} column)'
+      if key == 'alpha'
+      else ''
+    )
     + f'. Δ vs {baseline}: paired mean '
     f'difference (same seeds) in percentage points with its '
     f'{100 * st.get("confidence", 0.95):g}% bootstrap interval, against the '
